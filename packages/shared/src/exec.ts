@@ -1,0 +1,117 @@
+import { spawn } from 'node:child_process';
+import { redact } from './mask';
+
+export interface ExecOptions {
+  cwd?: string;
+  env?: NodeJS.ProcessEnv;
+  /** Kill the command (SIGTERM, then SIGKILL after 5 s) when it runs longer than this. */
+  timeoutMs?: number;
+  /** Values replaced by *** in everything echoed and in errors. */
+  secrets?: readonly string[];
+  /** Called with each chunk of output, already redacted (default: echo to this process's stdout/stderr). */
+  onStdout?: (text: string) => void;
+  onStderr?: (text: string) => void;
+  /** Don't echo output at all. */
+  silent?: boolean;
+  /** Data written to the command's stdin, then closed. */
+  input?: string | Buffer;
+  /** Keep at most this many bytes of stdout in the result (default 16 MiB); streams past it are still drained. */
+  maxCapture?: number;
+  /** Resolve with the exit code instead of throwing when the command fails. */
+  ignoreExitCode?: boolean;
+}
+
+export interface ExecResult {
+  exitCode: number;
+  stdout: string;
+  stderr: string;
+  durationMs: number;
+}
+
+export class ExecError extends Error {
+  constructor(
+    message: string,
+    readonly result: ExecResult,
+  ) {
+    super(message);
+    this.name = 'ExecError';
+  }
+}
+
+const STDERR_TAIL = 4096;
+
+/** Runs a command from an argv array (never through a shell), streaming and capturing its output. */
+export function exec(command: string, args: readonly string[], options: ExecOptions = {}): Promise<ExecResult> {
+  const secrets = options.secrets ?? [];
+  const maxCapture = options.maxCapture ?? 16 * 1024 * 1024;
+  const echoOut = options.silent ? undefined : (options.onStdout ?? ((t: string) => process.stdout.write(t)));
+  const echoErr = options.silent ? undefined : (options.onStderr ?? ((t: string) => process.stderr.write(t)));
+  const display = redact([command, ...args].join(' '), secrets);
+  const started = performance.now();
+
+  return new Promise((resolve, reject) => {
+    const child = spawn(command, args, {
+      cwd: options.cwd,
+      env: options.env ?? process.env,
+      stdio: ['pipe', 'pipe', 'pipe'],
+    });
+    let stdout = '';
+    let stderr = '';
+    let timedOut = false;
+    let killTimer: NodeJS.Timeout | undefined;
+    const timer =
+      options.timeoutMs === undefined
+        ? undefined
+        : setTimeout(() => {
+            timedOut = true;
+            child.kill('SIGTERM');
+            killTimer = setTimeout(() => child.kill('SIGKILL'), 5000);
+          }, options.timeoutMs);
+
+    child.stdout.setEncoding('utf8').on('data', (chunk: string) => {
+      if (stdout.length < maxCapture) stdout += chunk.slice(0, maxCapture - stdout.length);
+      echoOut?.(redact(chunk, secrets));
+    });
+    child.stderr.setEncoding('utf8').on('data', (chunk: string) => {
+      // Only the tail matters for errors; keeping all of it would grow with the command's chatter.
+      stderr = (stderr + chunk).slice(-STDERR_TAIL * 4);
+      echoErr?.(redact(chunk, secrets));
+    });
+    child.stdin.on('error', () => {
+      // The command may exit without reading its input; its exit status tells what happened.
+    });
+    child.stdin.end(options.input);
+
+    child.on('error', (error: NodeJS.ErrnoException) => {
+      clearTimeout(timer);
+      const hint = error.code === 'ENOENT' ? ` (is '${command}' installed and on PATH?)` : '';
+      const result = { exitCode: -1, stdout, stderr, durationMs: performance.now() - started };
+      reject(new ExecError(`Could not start ${redact(command, secrets)}: ${error.message}${hint}`, result));
+    });
+    child.on('close', (code, signal) => {
+      clearTimeout(timer);
+      clearTimeout(killTimer);
+      const result: ExecResult = {
+        exitCode: code ?? 128,
+        stdout: redact(stdout, secrets),
+        stderr: redact(stderr, secrets),
+        durationMs: performance.now() - started,
+      };
+      if (timedOut) {
+        reject(new ExecError(`'${display}' timed out after ${options.timeoutMs} ms${tail(result.stderr)}`, result));
+      } else if (code !== 0 && !options.ignoreExitCode) {
+        const how = signal ? `was killed by ${signal}` : `exited with code ${code}`;
+        reject(new ExecError(`'${display}' ${how}${tail(result.stderr)}`, result));
+      } else {
+        resolve(result);
+      }
+    });
+  });
+}
+
+function tail(stderr: string): string {
+  const text = stderr.trim();
+  if (!text) return '';
+  const cut = text.length > STDERR_TAIL ? `…${text.slice(-STDERR_TAIL)}` : text;
+  return `:\n${cut}`;
+}

@@ -1,0 +1,12 @@
+export * from './inputs';
+export * from './mask';
+export * from './duration';
+export * from './context';
+export * from './run';
+export * from './exec';
+export * from './retry';
+export * from './http';
+export * from './summary';
+export * from './metrics';
+export * from './template';
+export * as notify from './notify/index';

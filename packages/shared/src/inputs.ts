@@ -1,0 +1,156 @@
+import * as core from '@actions/core';
+import { parse as parseYaml } from 'yaml';
+import { maskValue } from './mask';
+import { parseDuration } from './duration';
+
+/** A user-facing mistake in an input: the message names the input, the bad value and the expected form. */
+export class InputError extends Error {
+  constructor(
+    readonly input: string,
+    value: string,
+    expected: string,
+    secret = false,
+  ) {
+    super(`Input '${input}' is invalid: got ${describe(value, secret)}; expected ${expected}.`);
+    this.name = 'InputError';
+  }
+}
+
+function describe(value: string, secret: boolean): string {
+  if (value === '') return 'an empty value';
+  return JSON.stringify(secret ? maskValue(value) : value);
+}
+
+export interface InputOptions {
+  /** Registers the value with the runner so it is masked in every log line. */
+  secret?: boolean;
+  required?: boolean;
+}
+
+/**
+ * Reads an input as the runner passes it (INPUT_<NAME>, trimmed). Secret values are registered
+ * for masking before anything else can print them.
+ */
+export function getString(name: string, options: InputOptions = {}): string {
+  const value = core.getInput(name);
+  if (options.secret && value) core.setSecret(value);
+  if (options.required && !value) {
+    throw new InputError(name, value, 'a non-empty value (this input is required)', options.secret);
+  }
+  return value;
+}
+
+/** Only `true` or `false` (any case); an empty value gives the default. */
+export function getBoolean(name: string, defaultValue: boolean): boolean {
+  const value = getString(name).toLowerCase();
+  if (value === '') return defaultValue;
+  if (value === 'true') return true;
+  if (value === 'false') return false;
+  throw new InputError(name, core.getInput(name), '`true` or `false`');
+}
+
+export interface IntegerOptions {
+  min?: number;
+  max?: number;
+}
+
+export function getInteger(name: string, defaultValue: number, range: IntegerOptions = {}): number {
+  const value = getString(name);
+  if (value === '') return defaultValue;
+  const { min = Number.MIN_SAFE_INTEGER, max = Number.MAX_SAFE_INTEGER } = range;
+  const expected = `a whole number from ${min} to ${max}`;
+  if (!/^[+-]?\d+$/.test(value)) throw new InputError(name, value, expected);
+  const n = Number(value);
+  if (n < min || n > max) throw new InputError(name, value, expected);
+  return n;
+}
+
+/** A duration such as `90s`, `5m`, `1h`, `1h30m` or `500ms`, returned in milliseconds. */
+export function getDuration(name: string, defaultValue: string): number {
+  const value = getString(name) || defaultValue;
+  const ms = parseDuration(value);
+  if (ms === undefined) {
+    throw new InputError(name, value, 'a duration such as `500ms`, `90s`, `5m`, `1h` or `1h30m`');
+  }
+  return ms;
+}
+
+/** Items separated by newlines or commas, trimmed, empty ones dropped. */
+export function getList(name: string, options: InputOptions & { separator?: 'newline' | 'newline-or-comma' } = {}): string[] {
+  const value = getString(name, options);
+  const pattern = options.separator === 'newline' ? /\r?\n/ : /\r?\n|,/;
+  return value
+    .split(pattern)
+    .map((item) => item.trim())
+    .filter((item) => item !== '' && !item.startsWith('#'));
+}
+
+export function getEnum<const T extends string>(name: string, allowed: readonly T[], defaultValue: T): T {
+  const value = getString(name);
+  if (value === '') return defaultValue;
+  const match = allowed.find((candidate) => candidate === value.toLowerCase());
+  if (match === undefined) {
+    throw new InputError(name, value, `one of ${allowed.map((a) => `\`${a}\``).join(', ')}`);
+  }
+  return match;
+}
+
+/** A YAML (or JSON, which is YAML) mapping. Empty gives undefined. */
+export function getObject(name: string, options: InputOptions = {}): Record<string, unknown> | undefined {
+  const value = getString(name, options);
+  if (value === '') return undefined;
+  let parsed: unknown;
+  try {
+    parsed = parseYaml(value);
+  } catch (error) {
+    const reason = error instanceof Error ? error.message.split('\n')[0] : String(error);
+    throw new InputError(name, value, `a YAML or JSON mapping (${reason})`, options.secret);
+  }
+  if (parsed === null || typeof parsed !== 'object' || Array.isArray(parsed)) {
+    throw new InputError(name, value, 'a YAML or JSON mapping such as `key: value` or `{"key": "value"}`', options.secret);
+  }
+  return parsed as Record<string, unknown>;
+}
+
+/** `key: value` (or `key=value`) lines, in order. */
+export function getKeyValues(name: string): [string, string][] {
+  return getList(name, { separator: 'newline' }).map((line) => {
+    const match = /^([^:=]+?)\s*[:=]\s*(.*)$/.exec(line);
+    if (!match?.[1]) throw new InputError(name, line, 'one `key: value` pair per line');
+    return [match[1], match[2] ?? ''];
+  });
+}
+
+/** An absolute http(s) URL. Plain http is refused unless the host is loopback or insecure is allowed. */
+export function getUrl(name: string, options: InputOptions & { allowInsecure?: boolean } = {}): URL | undefined {
+  const value = getString(name, options);
+  if (value === '') return undefined;
+  return checkUrl(name, value, options);
+}
+
+export function checkUrl(name: string, value: string, options: { secret?: boolean; allowInsecure?: boolean; protocols?: string[] } = {}): URL {
+  const protocols = options.protocols ?? ['https:', 'http:'];
+  let url: URL;
+  try {
+    url = new URL(value);
+  } catch {
+    throw new InputError(name, value, `an absolute URL such as ${protocols[0]}//host/path`, options.secret);
+  }
+  if (!protocols.includes(url.protocol)) {
+    throw new InputError(name, value, `a URL starting with ${protocols.map((p) => `${p}//`).join(' or ')}`, options.secret);
+  }
+  if (url.protocol === 'http:' && !options.allowInsecure && !isLoopback(url.hostname)) {
+    throw new InputError(
+      name,
+      value,
+      'an https:// URL (plain http is only allowed for loopback hosts, or with `allow-insecure-http: true`)',
+      options.secret,
+    );
+  }
+  return url;
+}
+
+export function isLoopback(hostname: string): boolean {
+  const host = hostname.replace(/^\[|\]$/g, '');
+  return host === 'localhost' || host.endsWith('.localhost') || host === '::1' || /^127\.\d+\.\d+\.\d+$/.test(host);
+}

@@ -1,0 +1,72 @@
+import * as core from '@actions/core';
+import type { Gauge, Registry } from 'prom-client';
+import type { RunContext } from './context';
+
+export interface PushOptions {
+  /** Labels that identify this series in the Pushgateway group, besides the job. */
+  grouping?: Record<string, string>;
+  timeoutMs?: number;
+}
+
+/**
+ * One prom-client registry per run. prom-client is loaded only when metrics are pushed, so actions
+ * run without a Pushgateway don't pay for it at start-up.
+ */
+export class RunMetrics {
+  private readonly started = performance.now();
+  private registry?: Registry;
+  private gauges = new Map<string, Gauge>();
+  private values: { name: string; help: string; value: number; labels: Record<string, string> }[] = [];
+
+  constructor(readonly action: string) {}
+
+  get prefix(): string {
+    return `slipway_${this.action.replace(/[^a-zA-Z0-9]/g, '_')}`;
+  }
+
+  /** Records an action-specific gauge, named `slipway_<action>_<name>`. */
+  set(name: string, help: string, value: number, labels: Record<string, string> = {}): void {
+    this.values.push({ name: `${this.prefix}_${name}`, help, value, labels });
+  }
+
+  /**
+   * Adds the standard series and pushes everything with POST semantics: series of the same name in the
+   * group are replaced, others kept, so a failed run leaves the last success timestamp in place.
+   */
+  async push(url: string, context: RunContext, succeeded: boolean, options: PushOptions = {}): Promise<void> {
+    this.set('duration_seconds', 'Wall time of the action run.', (performance.now() - this.started) / 1000);
+    if (succeeded) this.set('last_success_timestamp_seconds', 'Unix time of the last successful run.', Date.now() / 1000);
+    const { Registry: RegistryClass, Gauge: GaugeClass, Pushgateway } = await import('prom-client');
+    const registry = (this.registry ??= new RegistryClass());
+    for (const v of this.values) {
+      let gauge = this.gauges.get(v.name);
+      if (!gauge) {
+        gauge = new GaugeClass({ name: v.name, help: v.help, labelNames: Object.keys(v.labels), registers: [registry] });
+        this.gauges.set(v.name, gauge);
+      }
+      gauge.set(v.labels, v.value);
+    }
+    const gateway = new Pushgateway(url, { timeout: options.timeoutMs ?? 10_000 }, registry);
+    await gateway.pushAdd({
+      jobName: this.prefix,
+      groupings: { repository: context.repo || 'local', ...options.grouping },
+    });
+  }
+}
+
+/** Pushing metrics is a side channel: a failure is reported as a warning, never fails the step. */
+export async function pushMetrics(
+  metrics: RunMetrics,
+  url: string | undefined,
+  context: RunContext,
+  succeeded: boolean,
+  options?: PushOptions,
+): Promise<void> {
+  if (!url) return;
+  try {
+    await metrics.push(url, context, succeeded, options);
+    core.info('Metrics pushed to the Pushgateway.');
+  } catch (error) {
+    core.warning(`Could not push metrics to the Pushgateway: ${error instanceof Error ? error.message : String(error)}`);
+  }
+}
