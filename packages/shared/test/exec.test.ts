@@ -1,0 +1,45 @@
+import { describe, expect, it } from 'vitest';
+import { ExecError, exec } from '../src/index';
+
+const node = process.execPath;
+
+describe('exec', () => {
+  it('runs argv without a shell, capturing and streaming redacted output', async () => {
+    const echoed: string[] = [];
+    const result = await exec(node, ['-e', 'console.log(process.argv[1]); console.error("token=s3cr3t")', '$(touch /tmp/x); s3cr3t'], {
+      secrets: ['s3cr3t'],
+      onStdout: (t) => echoed.push(t),
+      onStderr: (t) => echoed.push(t),
+    });
+    expect(result.exitCode).toBe(0);
+    expect(result.stdout).toBe('$(touch /tmp/x); ***\n');
+    expect(echoed.join('')).not.toContain('s3cr3t');
+    expect(result.stderr).toBe('token=***\n');
+  });
+
+  it('fails with the tail of stderr and the exit code', async () => {
+    const error = await exec(node, ['-e', 'console.error("x".repeat(10000) + "the real reason"); process.exit(3)'], { silent: true }).catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(ExecError);
+    expect((error as ExecError).message).toMatch(/exited with code 3:\n…x+the real reason$/);
+    expect((error as ExecError).message.length).toBeLessThan(4300);
+    expect((error as ExecError).result.exitCode).toBe(3);
+  });
+
+  it('kills a command that runs past its timeout', async () => {
+    const error = await exec(node, ['-e', 'setTimeout(() => {}, 60000)'], { timeoutMs: 300, silent: true }).catch((e: unknown) => e);
+    expect((error as Error).message).toMatch(/timed out after 300 ms/);
+  });
+
+  it('says when a command is not installed', async () => {
+    await expect(exec('slipway-no-such-tool', [], { silent: true })).rejects.toThrow(/is 'slipway-no-such-tool' installed and on PATH\?/);
+  });
+
+  it('feeds stdin and can return non-zero codes instead of throwing', async () => {
+    const result = await exec(node, ['-e', 'process.stdin.pipe(process.stdout); process.stdin.on("end", () => process.exit(2))'], {
+      input: 'hello',
+      silent: true,
+      ignoreExitCode: true,
+    });
+    expect(result).toMatchObject({ exitCode: 2, stdout: 'hello' });
+  });
+});
