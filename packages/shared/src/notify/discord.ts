@@ -10,18 +10,26 @@ const LIMITS = { title: 256, description: 4096, fields: 25, fieldName: 256, fiel
 export function buildDiscordMessage(n: Notification): Record<string, unknown> {
   const title = truncate(headline(n), LIMITS.title);
   const footer = truncate(provenance(n.context), LIMITS.footer);
-  const fields = n.fields.slice(0, LIMITS.fields - 1).map(([name, value]) => ({
+  const candidates = n.fields.slice(0, LIMITS.fields - 1).map(([name, value]) => ({
     name: truncate(name || '\u200b', LIMITS.fieldName),
     value: truncate(value || '\u200b', LIMITS.fieldValue),
     inline: value.length <= 40,
   }));
   if (n.links.length) {
     const value = n.links.map((link) => `[${link.text}](${link.url})`).join(' · ');
-    fields.push({ name: 'Links', value: truncate(value, LIMITS.fieldValue), inline: false });
+    candidates.unshift({ name: 'Links', value: truncate(value, LIMITS.fieldValue), inline: false });
   }
-  // All text in an embed counts towards 6000 characters; the description gives way first.
-  const used = title.length + footer.length + fields.reduce((sum, f) => sum + f.name.length + f.value.length, 0);
-  const description = truncate(n.message, Math.max(0, Math.min(LIMITS.description, LIMITS.total - used)));
+  // All text in an embed counts towards 6000 characters. Keep up to 1000 for the message, give fields
+  // what is left in order (links first), then the message takes whatever remains.
+  const budget = LIMITS.total - title.length - footer.length;
+  let used = 0;
+  const fields = candidates.filter((f) => {
+    const size = f.name.length + f.value.length;
+    if (used + size > budget - Math.min(n.message.length, 1000)) return false;
+    used += size;
+    return true;
+  });
+  const description = truncate(n.message, Math.max(0, Math.min(LIMITS.description, budget - used)));
   const embed: Record<string, unknown> = {
     title,
     color: Number.parseInt(STYLES[n.status].color.slice(1), 16),

@@ -11,7 +11,7 @@ export const TEAMS_MAX_BYTES = 28 * 1024;
  * The message a Teams Workflows ("When a Teams webhook request is received") webhook expects: one
  * Adaptive Card attachment. Office 365 connector MessageCards are retired.
  */
-export function buildTeamsMessage(n: Notification, messageLimit = 20_000): Record<string, unknown> {
+export function buildTeamsMessage(n: Notification, messageLimit = 20_000, factLimit = 2000): Record<string, unknown> {
   const style = STYLES[n.status];
   const body: Record<string, unknown>[] = [
     {
@@ -22,7 +22,7 @@ export function buildTeamsMessage(n: Notification, messageLimit = 20_000): Recor
     },
   ];
   if (n.message.trim()) body.push({ type: 'TextBlock', text: truncate(n.message, messageLimit), wrap: true });
-  if (n.fields.length) body.push({ type: 'FactSet', facts: n.fields.map(([title, value]) => ({ title, value })) });
+  if (n.fields.length) body.push({ type: 'FactSet', facts: n.fields.map(([title, value]) => ({ title: truncate(title, 200), value: truncate(value, factLimit) })) });
   const footer = provenance(n.context);
   if (footer) body.push({ type: 'TextBlock', text: footer, isSubtle: true, size: 'Small', wrap: true });
   const card = {
@@ -37,10 +37,11 @@ export function buildTeamsMessage(n: Notification, messageLimit = 20_000): Recor
     type: 'message',
     attachments: [{ contentType: 'application/vnd.microsoft.card.adaptive', contentUrl: null, content: card }],
   };
-  // Shrink the message text until the whole card fits, rather than have Teams refuse it.
+  // Shrink the message and fact values until the whole card fits, rather than have Teams refuse it.
   const size = Buffer.byteLength(JSON.stringify(message));
-  if (size > TEAMS_MAX_BYTES && messageLimit > 100) {
-    return buildTeamsMessage(n, Math.floor(messageLimit * Math.min(0.9, TEAMS_MAX_BYTES / size)));
+  if (size > TEAMS_MAX_BYTES && (messageLimit > 50 || factLimit > 20)) {
+    const factor = Math.min(0.8, TEAMS_MAX_BYTES / size);
+    return buildTeamsMessage(n, Math.floor(messageLimit * factor), Math.max(20, Math.floor(factLimit * factor)));
   }
   return message;
 }
