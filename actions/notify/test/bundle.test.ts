@@ -1,0 +1,123 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { runAction } from '../../../test/helpers/action';
+import { PAGERDUTY_KEY, SLACK_CHANNEL_ID, SLACK_TOKEN, SaasFake, WEBHOOK_SECRET } from '../../../test/fakes/saas';
+import { SMTP_PASS, startSmtp, type Smtp } from '../../../test/fakes/smtp';
+
+const RUN_ENV = {
+  GITHUB_REPOSITORY: 'acme/shop',
+  GITHUB_SHA: 'c0ffee0123456789abcdef0123456789abcdef01',
+  GITHUB_REF: 'refs/heads/main',
+  GITHUB_REF_NAME: 'main',
+  GITHUB_ACTOR: 'octocat',
+  GITHUB_WORKFLOW: 'Release',
+  GITHUB_RUN_ID: '77',
+  GITHUB_SERVER_URL: 'https://github.com',
+};
+
+/** The runner consumes `::add-mask::` commands and never shows them; every other line is visible in the log. */
+function withoutMaskCommands(log: string): string {
+  return log
+    .split('\n')
+    .filter((line) => !line.startsWith('::add-mask::'))
+    .join('\n');
+}
+
+let fake: SaasFake;
+let smtp: Smtp;
+beforeAll(async () => {
+  fake = await new SaasFake().start();
+  smtp = await startSmtp();
+});
+afterAll(async () => {
+  await Promise.all([fake.close(), smtp.close()]);
+});
+
+describe('dist/notify/index.js as the runner runs it', () => {
+  it('delivers everywhere, writes outputs and summary, and never prints a secret', async () => {
+    const u = fake.urls();
+    const secrets = {
+      'slack-webhook-url': u.slack,
+      'slack-token': SLACK_TOKEN,
+      'teams-webhook-url': u.teams,
+      'discord-webhook-url': u.discord,
+      'pagerduty-routing-key': PAGERDUTY_KEY,
+      'webhook-url': u.webhook,
+      'webhook-secret': WEBHOOK_SECRET,
+      'email-smtp-url': smtp.url,
+    };
+    fake.script('slack', { status: 429, headers: { 'retry-after': '1' } });
+    const run = await runAction(
+      'notify',
+      {
+        ...secrets,
+        status: 'failure',
+        message: 'Release {{ short_sha }} failed',
+        fields: 'Stage: production',
+        'slack-channel': SLACK_CHANNEL_ID,
+        'slack-api-url': u.slackApi,
+        'pagerduty-events-url': u.pagerduty,
+        'email-from': 'ci@acme.test',
+        'email-to': 'ops@acme.test',
+        timeout: '5s',
+        retries: '2',
+      },
+      RUN_ENV,
+    );
+    expect(run.stderr).toBe('');
+    expect(run.exitCode).toBe(0);
+    const results = JSON.parse(run.outputs.results ?? '{}') as Record<string, { ok: boolean; attempts: number }>;
+    expect(Object.keys(results).sort()).toEqual(['discord', 'email', 'pagerduty', 'slack', 'slack-api', 'teams', 'webhook']);
+    expect(Object.values(results).every((r) => r.ok)).toBe(true);
+    expect(results.slack?.attempts).toBe(2);
+    expect(run.outputs.sent).toBe('true');
+    expect(run.outputs['slack-channel']).toBe(SLACK_CHANNEL_ID);
+    expect(run.outputs['slack-ts']).toMatch(/^\d+\.\d+$/);
+    expect(run.outputs['pagerduty-dedup-key']).toBe('slipway/acme/shop/Release/refs/heads/main');
+    expect(run.summary).toContain('❌ Release failed on main');
+    expect(run.summary).toContain('Release c0ffee0 failed');
+    expect(run.summary).toMatch(/<td>teams<\/td><td>✅ delivered<\/td><td>202<\/td><td>1<\/td>/);
+    expect(run.summary).toContain('[View run](https://github.com/acme/shop/actions/runs/77)');
+    expect(fake.received.flatMap((r) => r.problems)).toEqual([]);
+    expect(smtp.mails).toHaveLength(1);
+
+    // Every secret was registered for masking, and none appears in clear anywhere in the output.
+    const printed = withoutMaskCommands(run.stdout + run.stderr) + run.summary;
+    for (const value of [...Object.values(secrets), SMTP_PASS, 'slipwaywebhooksecret', 'discordsecrettoken']) {
+      expect(printed.includes(value), `secret ${value.slice(0, 12)}… printed`).toBe(false);
+    }
+    // Workflow commands escape % as %25 (actions/toolkit escapeData).
+    for (const value of Object.values(secrets)) expect(run.stdout).toContain(`::add-mask::${value.replace(/%/g, '%25')}`);
+  });
+
+  it('fails the step after trying every channel when one cannot deliver', async () => {
+    fake.reset();
+    fake.script('discord', ...Array.from({ length: 2 }, () => ({ status: 503 })));
+    const u = fake.urls();
+    const run = await runAction(
+      'notify',
+      { status: 'success', 'discord-webhook-url': u.discord, 'webhook-url': u.webhook, retries: '1' },
+      RUN_ENV,
+    );
+    expect(run.exitCode).toBe(1);
+    expect(run.stdout).toContain('::error::1 of 2 channels failed: discord (Discord webhook: HTTP 503 (after 2 attempts))');
+    expect(JSON.parse(run.outputs.results ?? '{}')).toMatchObject({ webhook: { ok: true }, discord: { ok: false, attempts: 2 } });
+    expect(fake.of('webhook')).toHaveLength(1);
+    expect(run.summary).toContain('❌ failed');
+  });
+
+  it('with fail-on-error false, reports the failure and succeeds', async () => {
+    fake.reset();
+    const run = await runAction('notify', { status: 'success', 'webhook-url': 'http://127.0.0.1:9/', retries: '0', 'fail-on-error': 'false' }, RUN_ENV);
+    expect(run.exitCode).toBe(0);
+    expect(run.outputs.sent).toBe('false');
+  });
+
+  it('rejects a malformed input with exit code 1 and a message naming it, sending nothing', async () => {
+    fake.reset();
+    const run = await runAction('notify', { status: 'failure', 'teams-webhook-url': fake.urls().teams, 'email-smtp-url': smtp.url, 'email-from': 'ci@acme.test', 'email-to': 'ops at acme' }, RUN_ENV);
+    expect(run.exitCode).toBe(1);
+    expect(run.stdout).toContain(`::error::Input 'email-to' is invalid: got "ops at acme"; expected an e-mail address`);
+    expect(fake.received).toHaveLength(0);
+    expect(withoutMaskCommands(run.stdout)).not.toContain(SMTP_PASS);
+  });
+});
