@@ -275,3 +275,22 @@ describe('bad input fails before anything is sent', () => {
     expect(smtp.mails).toHaveLength(0);
   });
 });
+
+describe('defaults', () => {
+  it('in code are the ones action.yml declares', async () => {
+    const { parse } = await import('yaml');
+    const { readFileSync } = await import('node:fs');
+    const yml = parse(readFileSync(new URL('../action.yml', import.meta.url), 'utf8')) as { inputs: Record<string, { default?: string }> };
+    // Expressions are evaluated by the runner; fill them with what it would give.
+    const declared = Object.fromEntries(
+      Object.entries(yml.inputs)
+        .filter(([, spec]) => spec.default !== undefined && !String(spec.default).includes('${{'))
+        .map(([name, spec]) => [name, String(spec.default)]),
+    );
+    const channels = { 'pagerduty-routing-key': PAGERDUTY_KEY, 'slack-token': SLACK_TOKEN, 'slack-channel': SLACK_CHANNEL_ID, status: 'success' };
+    const strip = (c: ReturnType<typeof readInputs>) => ({ ...c, notification: { ...c.notification, timestamp: 0 } });
+    const bare = withInputs(channels, () => strip(readInputs()));
+    const withDefaults = withInputs({ ...declared, ...channels }, () => strip(readInputs()));
+    expect(bare).toEqual(withDefaults);
+  });
+});
