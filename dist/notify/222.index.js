@@ -626,7 +626,7 @@ __webpack_unused_export__ = exports.Registry.OPENMETRICS_CONTENT_TYPE;
 exports.Gauge = __webpack_require__(7173);
 /* unused reexport */ __webpack_require__(5416);
 /* unused reexport */ __webpack_require__(3529);
-exports.Pushgateway = __webpack_require__(7524);
+/* unused reexport */ __webpack_require__(7524);
 
 /* unused reexport */ __webpack_require__(964);
 /* unused reexport */ __webpack_require__(964);

@@ -1,6 +1,7 @@
 import * as core from '@actions/core';
 import type { Gauge, Registry } from 'prom-client';
 import type { RunContext } from './context';
+import { requestOk } from './http';
 
 export interface PushOptions {
   /** Labels that identify this series in the Pushgateway group, besides the job. */
@@ -30,13 +31,13 @@ export class RunMetrics {
   }
 
   /**
-   * Adds the standard series and pushes everything with POST semantics: series of the same name in the
-   * group are replaced, others kept, so a failed run leaves the last success timestamp in place.
+   * Adds the standard series and pushes everything with POST: series of the same name in the group are
+   * replaced, others kept, so a failed run leaves the last success timestamp in place.
    */
   async push(url: string, context: RunContext, succeeded: boolean, options: PushOptions = {}): Promise<void> {
     this.set('duration_seconds', 'Wall time of the action run.', (performance.now() - this.started) / 1000);
     if (succeeded) this.set('last_success_timestamp_seconds', 'Unix time of the last successful run.', Date.now() / 1000);
-    const { Registry: RegistryClass, Gauge: GaugeClass, Pushgateway } = await import('prom-client');
+    const { Registry: RegistryClass, Gauge: GaugeClass } = await import('prom-client');
     const registry = (this.registry ??= new RegistryClass());
     for (const v of this.values) {
       let gauge = this.gauges.get(v.name);
@@ -46,12 +47,28 @@ export class RunMetrics {
       }
       gauge.set(v.labels, v.value);
     }
-    const gateway = new Pushgateway(url, { timeout: options.timeoutMs ?? 10_000 }, registry);
-    await gateway.pushAdd({
-      jobName: this.prefix,
-      groupings: { repository: context.repo || 'local', ...options.grouping },
-    });
+    const grouping = { job: this.prefix, repository: context.repo || 'local', ...options.grouping };
+    await requestOk(
+      {
+        label: 'Pushgateway',
+        url: `${url.replace(/\/+$/, '')}/metrics/${groupingPath(grouping)}`,
+        method: 'POST',
+        headers: { 'content-type': registry.contentType },
+        body: await registry.metrics(),
+      },
+      { retries: 2, timeoutMs: options.timeoutMs ?? 10_000 },
+    );
   }
+}
+
+/**
+ * `/job/<name>/<label>/<value>…`. Values go base64url-encoded with the `@base64` suffix, the
+ * Pushgateway's way to carry a `/` (as in owner/repo) or an empty value in a path segment.
+ */
+export function groupingPath(grouping: Record<string, string>): string {
+  return Object.entries(grouping)
+    .map(([key, value]) => `${key}@base64/${Buffer.from(value).toString('base64url') || '='}`)
+    .join('/');
 }
 
 /** Pushing metrics is a side channel: a failure is reported as a warning, never fails the step. */
