@@ -7,10 +7,10 @@ export function withInputs<T>(inputs: Record<string, string>, fn: () => T): T {
   const env = inputEnv(inputs);
   const saved = Object.keys(process.env).filter((k) => k.startsWith('INPUT_'));
   const backup = Object.fromEntries(saved.map((k) => [k, process.env[k]]));
-  for (const k of saved) delete process.env[k];
+  for (const k of saved) Reflect.deleteProperty(process.env, k);
   Object.assign(process.env, env);
   const restore = (): void => {
-    for (const k of Object.keys(process.env)) if (k.startsWith('INPUT_')) delete process.env[k];
+    for (const k of Object.keys(process.env)) if (k.startsWith('INPUT_')) Reflect.deleteProperty(process.env, k);
     Object.assign(process.env, backup);
   };
   try {

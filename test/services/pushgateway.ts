@@ -10,7 +10,7 @@ export async function startPushgateway(): Promise<Service> {
     await waitForPort(port, 'prometheus-pushgateway');
   } catch (error) {
     await proc.stop();
-    throw new Error(`${(error as Error).message}\n${proc.output()}`);
+    throw new Error(`${(error as Error).message}\n${proc.output()}`, { cause: error });
   }
   return { url: `http://127.0.0.1:${port}`, port, stop: proc.stop };
 }

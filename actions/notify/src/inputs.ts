@@ -28,7 +28,7 @@ export interface ActionConfig extends notify.NotifyConfig {
  * Reads and checks every input before anything is sent, so a malformed URL or address fails the step
  * with nothing delivered half-way. Secret inputs are registered for masking first of all.
  */
-export function readInputs(env: NodeJS.ProcessEnv = process.env): ActionConfig {
+export async function readInputs(env: NodeJS.ProcessEnv = process.env): Promise<ActionConfig> {
   const secret = { secret: true };
   // Read secrets first so that no later error message can echo one unmasked.
   const slackWebhook = getString('slack-webhook-url', secret);
@@ -134,7 +134,7 @@ export function readInputs(env: NodeJS.ProcessEnv = process.env): ActionConfig {
   }
 
   if (webhookUrl) {
-    const payload = getObject('webhook-payload');
+    const payload = await getObject('webhook-payload');
     config.webhook = {
       url: checkUrl('webhook-url', webhookUrl, { secret: true, allowInsecure }).toString(),
       secret: webhookSecret || undefined,

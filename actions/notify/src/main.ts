@@ -4,7 +4,7 @@ import { readInputs } from './inputs';
 
 run(async () => {
   const metrics = new RunMetrics('notify');
-  const config = readInputs();
+  const config = await readInputs();
   const report = await notify.notify(config);
 
   core.setOutput('results', JSON.stringify(report.results));

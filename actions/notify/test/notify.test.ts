@@ -60,7 +60,7 @@ function allChannels(): Record<string, string> {
 
 async function send(inputs: Record<string, string>) {
   return withInputs(inputs, async () => {
-    const config = readInputs();
+    const config = await readInputs();
     return { config, report: await notify.notify(config) };
   });
 }
@@ -197,7 +197,7 @@ describe('notify channels', () => {
     smtps.rejectNext.push(451);
     const { report } = await withInputs(
       { status: 'success', 'email-smtp-url': smtps.url, 'email-from': 'ci@acme.test', 'email-to': 'ops@acme.test', 'email-ca': smtps.ca ?? '', retries: '2' },
-      async () => ({ report: await notify.notify(readInputs()) }),
+      async () => ({ report: await notify.notify(await readInputs()) }),
     );
     expect(report.results.email).toMatchObject({ ok: true, status: 250, attempts: 2 });
     expect(smtps.mails).toHaveLength(1);
@@ -270,7 +270,7 @@ describe('bad input fails before anything is sent', () => {
   ];
   it.each(cases)('%o', async (override, message) => {
     const inputs = { ...allChannels(), status: 'failure', ...override };
-    expect(() => withInputs(inputs, () => readInputs())).toThrow(message);
+    await expect(withInputs(inputs, () => readInputs())).rejects.toThrow(message);
     expect(fake.received).toHaveLength(0);
     expect(smtp.mails).toHaveLength(0);
   });
@@ -288,9 +288,9 @@ describe('defaults', () => {
         .map(([name, spec]) => [name, String(spec.default)]),
     );
     const channels = { 'pagerduty-routing-key': PAGERDUTY_KEY, 'slack-token': SLACK_TOKEN, 'slack-channel': SLACK_CHANNEL_ID, status: 'success' };
-    const strip = (c: ReturnType<typeof readInputs>) => ({ ...c, notification: { ...c.notification, timestamp: 0 } });
-    const bare = withInputs(channels, () => strip(readInputs()));
-    const withDefaults = withInputs({ ...declared, ...channels }, () => strip(readInputs()));
+    const strip = (c: Awaited<ReturnType<typeof readInputs>>) => ({ ...c, notification: { ...c.notification, timestamp: 0 } });
+    const bare = strip(await withInputs(channels, () => readInputs()));
+    const withDefaults = strip(await withInputs({ ...declared, ...channels }, () => readInputs()));
     expect(bare).toEqual(withDefaults);
   });
 });

@@ -1,5 +1,4 @@
 import * as core from '@actions/core';
-import { parse as parseYaml } from 'yaml';
 import { maskValue } from './mask';
 import { parseDuration } from './duration';
 
@@ -95,12 +94,16 @@ export function getEnum<const T extends string>(name: string, allowed: readonly 
   return match;
 }
 
-/** A YAML (or JSON, which is YAML) mapping. Empty gives undefined. */
-export function getObject(name: string, options: InputOptions = {}): Record<string, unknown> | undefined {
+/**
+ * A YAML (or JSON, which is YAML) mapping. Empty gives undefined. The YAML parser is loaded only when
+ * such an input is given: it would otherwise cost every action's start-up.
+ */
+export async function getObject(name: string, options: InputOptions = {}): Promise<Record<string, unknown> | undefined> {
   const value = getString(name, options);
   if (value === '') return undefined;
   let parsed: unknown;
   try {
+    const { parse: parseYaml } = await import('yaml');
     parsed = parseYaml(value);
   } catch (error) {
     const reason = error instanceof Error ? error.message.split('\n')[0] : String(error);

@@ -65,13 +65,13 @@ describe('inputs', () => {
     withInputs({ status: 'broken' }, () => expect(() => getEnum('status', ['success', 'failure'] as const, 'success')).toThrow('expected one of `success`, `failure`'));
   });
 
-  it('parses YAML or JSON mappings and key-value lines', () => {
-    withInputs({ payload: '{"a": 1}', yaml: 'a: 1\nb: [x]' }, () => {
-      expect(getObject('payload')).toEqual({ a: 1 });
-      expect(getObject('yaml')).toEqual({ a: 1, b: ['x'] });
+  it('parses YAML or JSON mappings and key-value lines', async () => {
+    await withInputs({ payload: '{"a": 1}', yaml: 'a: 1\nb: [x]' }, async () => {
+      expect(await getObject('payload')).toEqual({ a: 1 });
+      expect(await getObject('yaml')).toEqual({ a: 1, b: ['x'] });
     });
-    withInputs({ payload: '[1, 2]' }, () => expect(() => getObject('payload')).toThrow(/Input 'payload' is invalid.*mapping/));
-    withInputs({ payload: '{ a: [' }, () => expect(() => getObject('payload')).toThrow(/Input 'payload' is invalid/));
+    await withInputs({ payload: '[1, 2]' }, () => expect(getObject('payload')).rejects.toThrow(/Input 'payload' is invalid.*mapping/));
+    await withInputs({ payload: '{ a: [' }, () => expect(getObject('payload')).rejects.toThrow(/Input 'payload' is invalid/));
     withInputs({ fields: 'Env: prod\nVersion = 1.2: rc' }, () => expect(getKeyValues('fields')).toEqual([['Env', 'prod'], ['Version', '1.2: rc']]));
     withInputs({ fields: 'no separator' }, () => expect(() => getKeyValues('fields')).toThrow(/one `key: value` pair per line/));
   });
