@@ -1,5 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { runAction } from '../../../test/helpers/action';
+import { freePort } from '../../../test/helpers/net';
 import { PAGERDUTY_KEY, SLACK_CHANNEL_ID, SLACK_TOKEN, SaasFake, WEBHOOK_SECRET } from '../../../test/fakes/saas';
 import { SMTP_PASS, startSmtp, type Smtp } from '../../../test/fakes/smtp';
 
@@ -107,7 +108,9 @@ describe('dist/notify/index.js as the runner runs it', () => {
 
   it('with fail-on-error false, reports the failure and succeeds', async () => {
     fake.reset();
-    const run = await runAction('notify', { status: 'success', 'webhook-url': 'http://127.0.0.1:9/', retries: '0', 'fail-on-error': 'false' }, RUN_ENV);
+    const closed = await freePort();
+    const run = await runAction('notify', { status: 'success', 'webhook-url': `http://127.0.0.1:${closed}/`, retries: '0', 'fail-on-error': 'false' }, RUN_ENV);
+    expect(JSON.parse(run.outputs.results ?? '{}').webhook.error).toContain('ECONNREFUSED');
     expect(run.exitCode).toBe(0);
     expect(run.outputs.sent).toBe('false');
   });

@@ -1,6 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { RunMetrics, getContext, pushMetrics } from '../src/index';
 import { startPushgateway } from '../../../test/services/pushgateway';
+import { freePort } from '../../../test/helpers/net';
 import type { Service } from '../../../test/services/process';
 
 let gateway: Service;
@@ -40,6 +41,7 @@ describe('metrics', () => {
   });
 
   it('only warns when the Pushgateway cannot be reached', async () => {
-    await expect(pushMetrics(new RunMetrics('notify'), 'http://127.0.0.1:9', context, true)).resolves.toBeUndefined();
+    const closed = await freePort();
+    await expect(pushMetrics(new RunMetrics('notify'), `http://127.0.0.1:${closed}`, context, true)).resolves.toBeUndefined();
   });
 });
