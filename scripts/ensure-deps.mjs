@@ -2,13 +2,13 @@
 // provisions the system packages the tests start as real services. Safe to run again: it only acts on
 // what is missing.
 import { spawnSync } from 'node:child_process';
-import { createHash } from 'node:crypto';
-import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 const root = fileURLToPath(new URL('..', import.meta.url));
-const stamp = join(root, 'node_modules', '.slipway-deps');
+// npm writes this after every install; older than package-lock.json means node_modules is stale.
+const installed = join(root, 'node_modules', '.package-lock.json');
 
 /** What tests need from Debian: the command that must exist and the package that provides it. */
 const SYSTEM = [
@@ -21,22 +21,11 @@ function sh(cmd, args, options = {}) {
   return result.status === 0;
 }
 
-function lockHash() {
-  const hash = createHash('sha256');
-  for (const file of ['package-lock.json', 'package.json']) {
-    if (existsSync(join(root, file))) hash.update(readFileSync(join(root, file)));
-  }
-  return hash.digest('hex');
-}
-
 function ensureNodeModules() {
-  const want = lockHash();
-  if (existsSync(stamp) && readFileSync(stamp, 'utf8') === want) return;
+  const lock = join(root, 'package-lock.json');
+  if (existsSync(installed) && statSync(installed).mtimeMs >= statSync(lock).mtimeMs) return;
   console.log('[slipway] installing node_modules (missing or older than package-lock.json) …');
-  const npm = process.platform === 'win32' ? 'npm.cmd' : 'npm';
-  const args = existsSync(join(root, 'package-lock.json')) ? ['ci', '--no-audit', '--no-fund'] : ['install', '--no-audit', '--no-fund'];
-  if (!sh(npm, args)) fail('`npm ci` failed; see the output above.');
-  writeFileSync(stamp, want);
+  if (!sh(process.platform === 'win32' ? 'npm.cmd' : 'npm', ['ci', '--no-audit', '--no-fund'])) fail('`npm ci` failed; see the output above.');
 }
 
 function have(command) {

@@ -8,6 +8,8 @@ import { SMTPServer } from 'smtp-server';
 export interface Smtp {
   url: string;
   mails: ParsedMail[];
+  /** For each accepted message: whether the session was encrypted (implicit TLS or STARTTLS). */
+  encrypted: boolean[];
   /** SMTP response code for the next messages (e.g. 451 to greylist once), then accept. */
   rejectNext: number[];
   ca?: string;
@@ -30,28 +32,34 @@ export function selfSignedCert(): { key: string; cert: string } {
   return { key: readFileSync(join(dir, 'key.pem'), 'utf8'), cert: readFileSync(join(dir, 'cert.pem'), 'utf8') };
 }
 
-/** A real SMTP server (npm smtp-server) that requires auth and parses every message it accepts. */
-export async function startSmtp(options: { tls?: boolean } = {}): Promise<Smtp> {
+/**
+ * A real SMTP server (npm smtp-server) that requires auth and parses every message it accepts.
+ * `tls`: implicit TLS (smtps); `starttls`: plain port that offers STARTTLS and refuses auth before it.
+ */
+export async function startSmtp(options: { mode?: 'plain' | 'tls' | 'starttls' } = {}): Promise<Smtp> {
+  const mode = options.mode ?? 'plain';
   const mails: ParsedMail[] = [];
+  const encrypted: boolean[] = [];
   const rejectNext: number[] = [];
-  const cert = options.tls ? selfSignedCert() : undefined;
+  const cert = mode === 'plain' ? undefined : selfSignedCert();
   const server = new SMTPServer({
-    secure: Boolean(cert),
+    secure: mode === 'tls',
     ...(cert ?? {}),
-    disabledCommands: cert ? [] : ['STARTTLS'],
-    allowInsecureAuth: !cert,
+    disabledCommands: mode === 'plain' ? ['STARTTLS'] : [],
+    allowInsecureAuth: mode === 'plain',
     authMethods: ['PLAIN', 'LOGIN'],
     logger: false,
     onAuth(auth, _session, callback) {
       if (auth.username === SMTP_USER && auth.password === SMTP_PASS) return callback(null, { user: auth.username });
       return callback(new Error('Invalid username or password'));
     },
-    onData(stream, _session, callback) {
+    onData(stream, session, callback) {
       simpleParser(stream)
         .then((mail) => {
           const code = rejectNext.shift();
           if (code) return callback(Object.assign(new Error('Try again later'), { responseCode: code }));
           mails.push(mail);
+          encrypted.push(Boolean(session.secure));
           callback();
         })
         .catch(callback);
@@ -64,8 +72,9 @@ export async function startSmtp(options: { tls?: boolean } = {}): Promise<Smtp> 
   if (address === null || typeof address === 'string') throw new Error('smtp server has no port');
   const credentials = `${encodeURIComponent(SMTP_USER)}:${encodeURIComponent(SMTP_PASS)}`;
   return {
-    url: `${cert ? 'smtps' : 'smtp'}://${credentials}@127.0.0.1:${address.port}`,
+    url: `${mode === 'tls' ? 'smtps' : 'smtp'}://${credentials}@127.0.0.1:${address.port}`,
     mails,
+    encrypted,
     rejectNext,
     ca: cert?.cert,
     close: () => new Promise((resolve) => server.close(() => resolve())),

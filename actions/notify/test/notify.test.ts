@@ -20,15 +20,17 @@ const RUN_ENV = {
 let fake: SaasFake;
 let smtp: Smtp;
 let smtps: Smtp;
+let starttls: Smtp;
 
 beforeAll(async () => {
   Object.assign(process.env, RUN_ENV);
   fake = await new SaasFake().start();
   smtp = await startSmtp();
-  smtps = await startSmtp({ tls: true });
+  smtps = await startSmtp({ mode: 'tls' });
+  starttls = await startSmtp({ mode: 'starttls' });
 });
 afterAll(async () => {
-  await Promise.all([fake.close(), smtp.close(), smtps.close()]);
+  await Promise.all([fake.close(), smtp.close(), smtps.close(), starttls.close()]);
 });
 beforeEach(() => {
   fake.reset();
@@ -201,6 +203,18 @@ describe('notify channels', () => {
     );
     expect(report.results.email).toMatchObject({ ok: true, status: 250, attempts: 2 });
     expect(smtps.mails).toHaveLength(1);
+  });
+
+  it('upgrades smtp:// with STARTTLS before authenticating', async () => {
+    const { report } = await send({
+      status: 'success',
+      'email-smtp-url': starttls.url,
+      'email-from': 'ci@acme.test',
+      'email-to': 'ops@acme.test',
+      'email-ca': starttls.ca ?? '',
+    });
+    expect(report.results.email).toMatchObject({ ok: true, status: 250 });
+    expect(starttls.encrypted).toEqual([true]);
   });
 
   it('refuses a server certificate it cannot verify', async () => {
