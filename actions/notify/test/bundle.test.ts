@@ -1,19 +1,11 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { runEnv } from '../../../test/helpers/run-env';
 import { runAction } from '../../../test/helpers/action';
 import { freePort } from '../../../test/helpers/net';
 import { PAGERDUTY_KEY, SLACK_CHANNEL_ID, SLACK_TOKEN, SaasFake, WEBHOOK_SECRET } from '../../../test/fakes/saas';
 import { SMTP_PASS, startSmtp, type Smtp } from '../../../test/fakes/smtp';
 
-const RUN_ENV = {
-  GITHUB_REPOSITORY: 'acme/shop',
-  GITHUB_SHA: 'c0ffee0123456789abcdef0123456789abcdef01',
-  GITHUB_REF: 'refs/heads/main',
-  GITHUB_REF_NAME: 'main',
-  GITHUB_ACTOR: 'octocat',
-  GITHUB_WORKFLOW: 'Release',
-  GITHUB_RUN_ID: '77',
-  GITHUB_SERVER_URL: 'https://github.com',
-};
+const RUN_ENV = runEnv('77');
 
 /** The runner consumes `::add-mask::` commands and never shows them; every other line is visible in the log. */
 function withoutMaskCommands(log: string): string {

@@ -1,21 +1,12 @@
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { notify } from '@slipway/shared';
 import { readInputs } from '../src/inputs';
+import { runEnv } from '../../../test/helpers/run-env';
 import { withInputs } from '../../../test/helpers/inputs';
 import { GITHUB_TOKEN, PAGERDUTY_KEY, SLACK_CHANNEL_ID, SLACK_TOKEN, SaasFake, WEBHOOK_SECRET } from '../../../test/fakes/saas';
 import { startSmtp, type Smtp, SMTP_PASS } from '../../../test/fakes/smtp';
 
-const RUN_ENV = {
-  GITHUB_REPOSITORY: 'acme/shop',
-  GITHUB_SHA: 'c0ffee0123456789abcdef0123456789abcdef01',
-  GITHUB_REF: 'refs/heads/main',
-  GITHUB_REF_NAME: 'main',
-  GITHUB_ACTOR: 'octocat',
-  GITHUB_WORKFLOW: 'Release',
-  GITHUB_RUN_ID: '1002',
-  GITHUB_RUN_ATTEMPT: '1',
-  GITHUB_SERVER_URL: 'https://github.com',
-};
+const RUN_ENV = runEnv('1002');
 
 let fake: SaasFake;
 let smtp: Smtp;

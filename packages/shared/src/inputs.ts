@@ -81,7 +81,7 @@ export function getList(name: string, options: InputOptions & { separator?: 'new
   return value
     .split(pattern)
     .map((item) => item.trim())
-    .filter((item) => item !== '' && !item.startsWith('#'));
+    .filter((item) => item !== '');
 }
 
 export function getEnum<const T extends string>(name: string, allowed: readonly T[], defaultValue: T): T {

@@ -10,7 +10,6 @@ export async function run(main: () => Promise<void>): Promise<void> {
   } catch (error) {
     const message = error instanceof Error ? error.message : String(error);
     if (error instanceof Error && error.stack) core.debug(error.stack);
-    core.setFailed(message);
-    process.exitCode = 1;
+    core.setFailed(message); // also sets exit code 1
   }
 }

@@ -56,7 +56,8 @@ describe('inputs', () => {
   });
 
   it('splits lists on newlines and commas', () => {
-    withInputs({ to: 'a@x.io, b@x.io\n\n c@x.io \n# comment' }, () => expect(getList('to')).toEqual(['a@x.io', 'b@x.io', 'c@x.io']));
+    withInputs({ to: 'a@x.io, b@x.io\n\n c@x.io \n' }, () => expect(getList('to')).toEqual(['a@x.io', 'b@x.io', 'c@x.io']));
+    withInputs({ links: '#42 fix|https://x/42' }, () => expect(getList('links', { separator: 'newline' })).toEqual(['#42 fix|https://x/42']));
     withInputs({ links: 'a,b|https://x' }, () => expect(getList('links', { separator: 'newline' })).toEqual(['a,b|https://x']));
   });
 
