@@ -10,3 +10,4 @@ export * from './summary';
 export * from './metrics';
 export * from './template';
 export * as notify from './notify/index';
+export * from './azure/block-upload';

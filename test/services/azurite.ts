@@ -1,0 +1,52 @@
+import { existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { freePort, waitForPort } from '../helpers/net';
+import { node24 } from '../helpers/node24';
+import { startProcess, type Service } from './process';
+
+const MAIN = join(import.meta.dirname, '..', '..', 'node_modules', 'azurite', 'dist', 'src', 'blob', 'main.js');
+
+/** Azurite's well-known development account (public, documented by Microsoft; not a secret). */
+export const AZURITE_ACCOUNT = 'devstoreaccount1';
+export const AZURITE_KEY = 'Eby8vdM02xNOcqFlqUwJPLlmEtlCDXJ1OUzFT50uSRZ6IFsuFq2UVErCz4I6tq/K1SZFPTOtr/KBHBeksoGMGw==';
+
+export interface Azurite extends Service {
+  connectionString: string;
+  /** Stops the server but keeps its data, so a test can start it again on the same port. */
+  pause(): Promise<void>;
+  resume(): Promise<void>;
+}
+
+/** Azurite (npm) Blob service on a free loopback port with a throwaway data folder. Needs Node ≥ 22. */
+export async function startAzurite(): Promise<Azurite> {
+  if (!existsSync(MAIN)) throw new Error('Azurite is not installed: run `npm ci` (devDependency azurite).');
+  const port = await freePort();
+  const location = mkdtempSync(join(tmpdir(), 'slipway-azurite-'));
+  const args = [MAIN, '--blobHost', '127.0.0.1', '--blobPort', String(port), '--location', location, '--silent', '--skipApiVersionCheck', '--loose'];
+  let proc = startProcess(node24(), args);
+  const ready = async () => {
+    try {
+      await waitForPort(port, 'Azurite', 30_000);
+    } catch (error) {
+      await proc.stop();
+      throw new Error(`${(error as Error).message}\n${proc.output()}`, { cause: error });
+    }
+  };
+  await ready();
+  const url = `http://127.0.0.1:${port}/${AZURITE_ACCOUNT}`;
+  return {
+    url,
+    port,
+    connectionString: `DefaultEndpointsProtocol=http;AccountName=${AZURITE_ACCOUNT};AccountKey=${AZURITE_KEY};BlobEndpoint=${url};`,
+    pause: () => proc.stop(),
+    resume: async () => {
+      proc = startProcess(node24(), args);
+      await ready();
+    },
+    stop: async () => {
+      await proc.stop();
+      rmSync(location, { recursive: true, force: true });
+    },
+  };
+}
