@@ -14,6 +14,7 @@ const installed = join(root, 'node_modules', '.package-lock.json');
 const SYSTEM = [
   { command: 'prometheus-pushgateway', pkg: 'prometheus-pushgateway', why: 'metrics push tests' },
   { command: 'openssl', pkg: 'openssl', why: 'TLS certificates for the SMTP tests' },
+  { command: 'age', pkg: 'age', why: 'the standard age CLI decrypts what backups encrypt' },
 ];
 
 function sh(cmd, args, options = {}) {
