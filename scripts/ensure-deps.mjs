@@ -15,6 +15,7 @@ const SYSTEM = [
   { command: 'prometheus-pushgateway', pkg: 'prometheus-pushgateway', why: 'metrics push tests' },
   { command: 'openssl', pkg: 'openssl', why: 'TLS certificates for the SMTP tests' },
   { command: 'age', pkg: 'age', why: 'the standard age CLI decrypts what backups encrypt' },
+  { command: 'zstd', pkg: 'zstd', why: 'the standard zstd CLI reads what backups compress' },
 ];
 
 function sh(cmd, args, options = {}) {
