@@ -1,0 +1,79 @@
+/** What retention needs to know of one backup of a group (same prefix, engine and database). */
+export interface BackupEntry {
+  name: string;
+  createdAt: Date;
+  verified: boolean;
+}
+
+export interface RetentionPolicy {
+  /** Keep every backup younger than this many days. */
+  keepDays?: number;
+  /** Keep the newest N backups. */
+  keepLast?: number;
+  /** GFS: keep the newest backup of each of the last N days / ISO weeks / months that have backups. */
+  keepDaily?: number;
+  keepWeekly?: number;
+  keepMonthly?: number;
+}
+
+export interface RetentionDecision {
+  keep: { entry: BackupEntry; reasons: string[] }[];
+  delete: BackupEntry[];
+}
+
+export function hasRetention(policy: RetentionPolicy): boolean {
+  return Object.values(policy).some((v) => v !== undefined && v > 0);
+}
+
+/** ISO 8601 week, `2026-W47`: weeks start on Monday and belong to the year of their Thursday. */
+export function isoWeek(date: Date): string {
+  const d = new Date(Date.UTC(date.getUTCFullYear(), date.getUTCMonth(), date.getUTCDate()));
+  const day = d.getUTCDay() || 7;
+  d.setUTCDate(d.getUTCDate() + 4 - day);
+  const yearStart = Date.UTC(d.getUTCFullYear(), 0, 1);
+  const week = Math.ceil(((d.getTime() - yearStart) / 86_400_000 + 1) / 7);
+  return `${d.getUTCFullYear()}-W${String(week).padStart(2, '0')}`;
+}
+
+const BUCKETS: [keyof RetentionPolicy, string, (d: Date) => string][] = [
+  ['keepDaily', 'daily', (d) => d.toISOString().slice(0, 10)],
+  ['keepWeekly', 'weekly', isoWeek],
+  ['keepMonthly', 'monthly', (d) => d.toISOString().slice(0, 7)],
+];
+
+/**
+ * Decides which backups of one group to keep. A backup is kept when any rule keeps it; the newest
+ * verified backup is always kept, whatever the rules say, so retention can never leave a group without
+ * a backup known to restore. With no rule at all, everything is kept.
+ */
+export function decideRetention(entries: readonly BackupEntry[], policy: RetentionPolicy, now = new Date()): RetentionDecision {
+  const newestFirst = [...entries].sort((a, b) => b.createdAt.getTime() - a.createdAt.getTime() || b.name.localeCompare(a.name));
+  const reasons = new Map<BackupEntry, string[]>(newestFirst.map((e) => [e, []]));
+  const keep = (entry: BackupEntry, reason: string) => reasons.get(entry)?.push(reason);
+
+  if (!hasRetention(policy)) newestFirst.forEach((e) => keep(e, 'no retention rule'));
+  if (policy.keepDays) {
+    const cutoff = now.getTime() - policy.keepDays * 86_400_000;
+    newestFirst.filter((e) => e.createdAt.getTime() >= cutoff).forEach((e) => keep(e, `younger than ${policy.keepDays} days`));
+  }
+  if (policy.keepLast) newestFirst.slice(0, policy.keepLast).forEach((e, i) => keep(e, `last ${i + 1} of ${policy.keepLast}`));
+  for (const [rule, label, bucketOf] of BUCKETS) {
+    const count = policy[rule];
+    if (!count) continue;
+    const seen = new Set<string>();
+    for (const entry of newestFirst) {
+      const bucket = bucketOf(entry.createdAt);
+      if (seen.has(bucket)) continue;
+      if (seen.size >= count) break;
+      seen.add(bucket);
+      keep(entry, `${label} ${bucket}`);
+    }
+  }
+  const newestVerified = newestFirst.find((e) => e.verified);
+  if (newestVerified) keep(newestVerified, 'newest verified backup');
+
+  return {
+    keep: newestFirst.filter((e) => reasons.get(e)?.length).map((entry) => ({ entry, reasons: reasons.get(entry) ?? [] })),
+    delete: newestFirst.filter((e) => !reasons.get(e)?.length),
+  };
+}
