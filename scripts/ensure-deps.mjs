@@ -2,7 +2,7 @@
 // provisions the system packages the tests start as real services. Safe to run again: it only acts on
 // what is missing.
 import { spawnSync } from 'node:child_process';
-import { existsSync, statSync } from 'node:fs';
+import { existsSync, readdirSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
@@ -16,6 +16,8 @@ const SYSTEM = [
   { command: 'openssl', pkg: 'openssl', why: 'TLS certificates for the SMTP tests' },
   { command: 'age', pkg: 'age', why: 'the standard age CLI decrypts what backups encrypt' },
   { command: 'zstd', pkg: 'zstd', why: 'the standard zstd CLI reads what backups compress' },
+  // The client tools often come without the server; look for the server binary itself.
+  { command: 'postgres', pkg: 'postgresql', why: 'PostgreSQL server for backup tests', present: () => debianServer('postgresql', 'postgres') },
 ];
 
 function sh(cmd, args, options = {}) {
@@ -30,12 +32,19 @@ function ensureNodeModules() {
   if (!sh(process.platform === 'win32' ? 'npm.cmd' : 'npm', ['ci', '--no-audit', '--no-fund'])) fail('`npm ci` failed; see the output above.');
 }
 
+/** Debian installs versioned servers off PATH, e.g. /usr/lib/postgresql/15/bin/postgres. */
+function debianServer(folder, binary) {
+  const root = join('/usr/lib', folder);
+  return existsSync(root) && readdirSync(root).some((version) => existsSync(join(root, version, 'bin', binary)));
+}
+
 function have(command) {
   return spawnSync('sh', ['-c', 'command -v "$1"', 'sh', command], { stdio: 'ignore' }).status === 0;
 }
 
 function ensureSystemPackages() {
-  const missing = SYSTEM.filter((s) => !have(s.command));
+  const isPresent = (s) => (s.present ? s.present() : have(s.command));
+  const missing = SYSTEM.filter((s) => !isPresent(s));
   if (missing.length === 0) return;
   const pkgs = [...new Set(missing.map((m) => m.pkg))];
   console.log(`[slipway] installing Debian packages for tests: ${pkgs.join(' ')} (${missing.map((m) => m.why).join('; ')})`);
@@ -46,7 +55,7 @@ function ensureSystemPackages() {
   if (!asRoot(['update', '-qq']) || !asRoot(['install', '-y', '-qq', '--no-install-recommends', ...pkgs])) {
     fail(`could not install ${pkgs.join(' ')} with apt-get (run as root or with passwordless sudo, or install them by hand).`);
   }
-  for (const m of missing) if (!have(m.command)) fail(`${m.pkg} was installed but '${m.command}' is still not on PATH.`);
+  for (const m of missing) if (!isPresent(m)) fail(`${m.pkg} was installed but '${m.command}' is still not there.`);
 }
 
 function fail(message) {
