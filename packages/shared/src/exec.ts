@@ -115,3 +115,52 @@ function tail(stderr: string): string {
   const cut = text.length > STDERR_TAIL ? `…${text.slice(-STDERR_TAIL)}` : text;
   return `:\n${cut}`;
 }
+
+export interface StreamOptions {
+  cwd?: string;
+  env?: NodeJS.ProcessEnv;
+  secrets?: readonly string[];
+  /** Called with each chunk of stderr, redacted (default: echoed to this process's stderr). */
+  onStderr?: (text: string) => void;
+}
+
+/**
+ * Runs a command from an argv array and yields its stdout as it comes, for data that grows with the
+ * user's (a database dump). Reading is paced by the consumer, so memory stays flat. When the command
+ * exits non-zero, iteration ends with an ExecError carrying the tail of stderr: a pipeline built on
+ * this can never mistake a failed dump for a short one.
+ */
+export async function* streamCommand(command: string, args: readonly string[], options: StreamOptions = {}): AsyncGenerator<Buffer> {
+  const secrets = options.secrets ?? [];
+  const echoErr = options.onStderr ?? ((t: string) => process.stderr.write(t));
+  const display = redact([command, ...args].join(' '), secrets);
+  const started = performance.now();
+  const child = spawn(command, args, { cwd: options.cwd, env: options.env ?? process.env, stdio: ['ignore', 'pipe', 'pipe'] });
+  let stderr = '';
+  child.stderr.setEncoding('utf8').on('data', (chunk: string) => {
+    stderr = (stderr + chunk).slice(-STDERR_TAIL * 4);
+    echoErr(redact(chunk, secrets));
+  });
+  const closed = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve, reject) => {
+    child.once('error', (error: NodeJS.ErrnoException) => {
+      const hint = error.code === 'ENOENT' ? ` (is '${command}' installed and on PATH?)` : '';
+      reject(new ExecError(`Could not start ${redact(command, secrets)}: ${error.message}${hint}`, { exitCode: -1, stdout: '', stderr, durationMs: 0 }));
+    });
+    child.once('close', (code, signal) => resolve({ code, signal }));
+  });
+  closed.catch(() => {
+    // Reported when the generator awaits it below.
+  });
+  try {
+    for await (const chunk of child.stdout) yield chunk as Buffer;
+    const { code, signal } = await closed;
+    if (code !== 0) {
+      const result = { exitCode: code ?? 128, stdout: '', stderr: redact(stderr, secrets), durationMs: performance.now() - started };
+      const how = signal ? `was killed by ${signal}` : `exited with code ${code}`;
+      throw new ExecError(`'${display}' ${how}${tail(result.stderr)}`, result);
+    }
+  } finally {
+    // The consumer stopped early or failed: don't leave the command running.
+    if (child.exitCode === null && child.signalCode === null) child.kill('SIGTERM');
+  }
+}

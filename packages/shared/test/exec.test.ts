@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { ExecError, exec } from '../src/index';
+import { ExecError, exec, streamCommand } from '../src/index';
 
 const node = process.execPath;
 
@@ -41,5 +41,35 @@ describe('exec', () => {
       ignoreExitCode: true,
     });
     expect(result).toMatchObject({ exitCode: 2, stdout: 'hello' });
+  });
+});
+
+describe('streamCommand', () => {
+  it('yields stdout as it comes and ends cleanly on exit 0', async () => {
+    const chunks: Buffer[] = [];
+    for await (const chunk of streamCommand(node, ['-e', 'for (let i = 0; i < 200; i++) process.stdout.write("x".repeat(10000))'], { onStderr: () => {} })) chunks.push(chunk);
+    expect(Buffer.concat(chunks).length).toBe(2_000_000);
+  });
+
+  it('ends with an error carrying the stderr tail when the command fails after writing', async () => {
+    let bytes = 0;
+    const consume = async () => {
+      for await (const chunk of streamCommand(node, ['-e', 'process.stdout.write("partial dump"); console.error("FATAL: permission denied for table s3cr3t"); process.exit(1)'], { secrets: ['s3cr3t'], onStderr: () => {} })) {
+        bytes += chunk.length;
+      }
+    };
+    await expect(consume()).rejects.toThrow(/exited with code 1:\nFATAL: permission denied for table \*\*\*/);
+    expect(bytes).toBe('partial dump'.length);
+  });
+
+  it('kills the command when the consumer stops early', async () => {
+    const marker = `slipway-stream-${process.pid}-${Date.now()}`;
+    for await (const chunk of streamCommand(node, ['-e', `process.title = "${marker}"; setInterval(() => process.stdout.write("y"), 5)`], { onStderr: () => {} })) {
+      expect(chunk.length).toBeGreaterThan(0);
+      break;
+    }
+    await new Promise((r) => setTimeout(r, 300));
+    const { stdout } = await exec('ps', ['-eo', 'args'], { silent: true });
+    expect(stdout).not.toContain(marker);
   });
 });
