@@ -10,6 +10,7 @@ import { dumpPostgres, pgConnection } from '../src/backup/postgres';
 import { exec } from '../src/index';
 import { startAzurite, type Azurite } from '../../../test/services/azurite';
 import { startPostgres, type Postgres } from '../../../test/services/postgres';
+import { collect } from '../../../test/helpers/streams';
 
 let pg: Postgres;
 let azurite: Azurite;
@@ -47,9 +48,7 @@ describe('pg_dump → gzip → age → Azure blob, and back into a new database'
     const download = (await blob.download()).readableStreamBody as AsyncIterable<Buffer>;
     const identities = parseIdentities(readFileSync(join(dir, 'key.txt'), 'utf8'));
     const plain = decompressStream(await decryptStream(download, { identities }), 'gzip');
-    const parts: Buffer[] = [];
-    for await (const chunk of plain) parts.push(Buffer.from(chunk));
-    writeFileSync(join(dir, 'shop.dump'), Buffer.concat(parts));
+    writeFileSync(join(dir, 'shop.dump'), await collect(plain));
 
     pg.sql('create database restored');
     const target = pgConnection(pg.uri('restored'));

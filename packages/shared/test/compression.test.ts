@@ -6,16 +6,12 @@ import { describe, expect, it } from 'vitest';
 import { checkLevel, compressStream, decompressStream, hasZstd, type Compression } from '../src/backup/compression';
 import { exec } from '../src/index';
 import { requireCommand } from '../../../test/services/process';
+import { collect } from '../../../test/helpers/streams';
 
 async function* text(): AsyncGenerator<Buffer> {
   for (let i = 0; i < 2000; i++) yield Buffer.from(`INSERT INTO orders VALUES (${i}, 'customer ${i % 97}', ${(i * 31) % 1000});\n`);
 }
 
-async function collect(stream: AsyncIterable<Uint8Array>): Promise<Buffer> {
-  const parts: Buffer[] = [];
-  for await (const chunk of stream) parts.push(Buffer.from(chunk));
-  return Buffer.concat(parts);
-}
 
 const sha = (b: Buffer) => createHash('sha256').update(b).digest('hex');
 

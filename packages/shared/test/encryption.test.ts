@@ -6,6 +6,7 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import { decryptStream, encryptStream, parseIdentities } from '../src/backup/encryption';
 import { exec } from '../src/index';
 import { requireCommand } from '../../../test/services/process';
+import { collect } from '../../../test/helpers/streams';
 
 const dir = mkdtempSync(join(tmpdir(), 'slipway-age-'));
 let publicKey: string;
@@ -23,11 +24,6 @@ async function* data(): AsyncGenerator<Buffer> {
   for (let i = 0; i < 48; i++) yield Buffer.alloc(65_536 + (i % 3), i);
 }
 
-async function collect(stream: AsyncIterable<Uint8Array>): Promise<Buffer> {
-  const parts: Buffer[] = [];
-  for await (const chunk of stream) parts.push(Buffer.from(chunk));
-  return Buffer.concat(parts);
-}
 
 const sha = (b: Buffer) => createHash('sha256').update(b).digest('hex');
 
