@@ -17,6 +17,8 @@ const SYSTEM = [
   { command: 'age', pkg: 'age', why: 'the standard age CLI decrypts what backups encrypt' },
   { command: 'zstd', pkg: 'zstd', why: 'the standard zstd CLI reads what backups compress' },
   // The client tools often come without the server; look for the server binary itself.
+  { command: 'mariadbd', pkg: 'mariadb-server', why: 'MariaDB server for backup tests' },
+  { command: 'mariadb-dump', pkg: 'mariadb-client', why: 'MariaDB client and dump tool for backup tests' },
   { command: 'postgres', pkg: 'postgresql', why: 'PostgreSQL server for backup tests', present: () => debianServer('postgresql', 'postgres') },
 ];
 
