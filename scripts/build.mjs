@@ -11,7 +11,7 @@ const check = process.argv.includes('--check');
 const only = process.argv.slice(2).filter((a) => !a.startsWith('--'));
 const ncc = join(root, 'node_modules', '@vercel', 'ncc', 'dist', 'ncc', 'cli.js');
 
-export function jsActions() {
+function jsActions() {
   return readdirSync(join(root, 'actions'), { withFileTypes: true })
     .filter((d) => d.isDirectory() && existsSync(join(root, 'actions', d.name, 'src', 'main.ts')))
     .map((d) => d.name)

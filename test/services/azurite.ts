@@ -1,9 +1,9 @@
 import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { freePort, waitForPort } from '../helpers/net';
+import { freePort } from '../helpers/net';
 import { node24 } from '../helpers/node24';
-import { startProcess, type Service } from './process';
+import { startService, type Service } from './process';
 
 const MAIN = join(import.meta.dirname, '..', '..', 'node_modules', 'azurite', 'dist', 'src', 'blob', 'main.js');
 
@@ -24,16 +24,7 @@ export async function startAzurite(): Promise<Azurite> {
   const port = await freePort();
   const location = mkdtempSync(join(tmpdir(), 'slipway-azurite-'));
   const args = [MAIN, '--blobHost', '127.0.0.1', '--blobPort', String(port), '--location', location, '--silent', '--skipApiVersionCheck', '--loose'];
-  let proc = startProcess(node24(), args);
-  const ready = async () => {
-    try {
-      await waitForPort(port, 'Azurite', 30_000);
-    } catch (error) {
-      await proc.stop();
-      throw new Error(`${(error as Error).message}\n${proc.output()}`, { cause: error });
-    }
-  };
-  await ready();
+  let proc = await startService('Azurite', node24(), args, port);
   const url = `http://127.0.0.1:${port}/${AZURITE_ACCOUNT}`;
   return {
     url,
@@ -41,8 +32,7 @@ export async function startAzurite(): Promise<Azurite> {
     connectionString: `DefaultEndpointsProtocol=http;AccountName=${AZURITE_ACCOUNT};AccountKey=${AZURITE_KEY};BlobEndpoint=${url};`,
     pause: () => proc.stop(),
     resume: async () => {
-      proc = startProcess(node24(), args);
-      await ready();
+      proc = await startService('Azurite', node24(), args, port);
     },
     stop: async () => {
       await proc.stop();

@@ -1,9 +1,9 @@
 import { spawnSync } from 'node:child_process';
-import { chmodSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { freePort, waitForPort } from '../helpers/net';
-import { requireCommand, startProcess, type Service } from './process';
+import { freePort } from '../helpers/net';
+import { giveToUser, requireCommand, startService, type Service } from './process';
 
 export interface MariaDb extends Service {
   /** mysql://slipway:<password>@127.0.0.1:<port>/<database> */
@@ -24,20 +24,13 @@ export async function startMariaDb(): Promise<MariaDb> {
   const asRoot = process.getuid?.() === 0;
   const dir = mkdtempSync(join(tmpdir(), 'slipway-mariadb-'));
   const data = join(dir, 'data');
-  chmodSync(dir, 0o755);
-  if (asRoot && spawnSync('chown', ['-R', 'mysql:mysql', dir]).status !== 0) throw new Error(`could not give ${dir} to the mysql user (${HOW}).`);
+  giveToUser('mysql', dir, HOW);
   const user = asRoot ? ['--user=mysql'] : [];
   const init = spawnSync('mariadb-install-db', ['--no-defaults', `--datadir=${data}`, '--auth-root-authentication-method=normal', '--skip-test-db', ...user], { encoding: 'utf8' });
   if (init.status !== 0) throw new Error(`mariadb-install-db failed (${HOW}):\n${init.stderr}${init.stdout}`);
   const port = await freePort();
   const socket = join(dir, 'mysqld.sock');
-  const proc = startProcess('mariadbd', ['--no-defaults', `--datadir=${data}`, `--port=${port}`, '--bind-address=127.0.0.1', `--socket=${socket}`, `--pid-file=${join(dir, 'pid')}`, '--skip-log-bin', '--character-set-server=utf8mb4', '--collation-server=utf8mb4_unicode_ci', ...user]);
-  try {
-    await waitForPort(port, 'MariaDB', 30_000);
-  } catch (error) {
-    await proc.stop();
-    throw new Error(`${(error as Error).message}\n${proc.output()}`, { cause: error });
-  }
+  const proc = await startService('MariaDB', 'mariadbd', ['--no-defaults', `--datadir=${data}`, `--port=${port}`, '--bind-address=127.0.0.1', `--socket=${socket}`, `--pid-file=${join(dir, 'pid')}`, '--skip-log-bin', '--character-set-server=utf8mb4', '--collation-server=utf8mb4_unicode_ci', ...user], port);
   const password = `pw-${Math.random().toString(36).slice(2)}`;
   // The fresh server's root logs in through its socket without a password; create a TCP user with one.
   const setup = spawnSync('mariadb', ['--no-defaults', `--socket=${socket}`, '-uroot', '-e', `CREATE USER 'slipway'@'127.0.0.1' IDENTIFIED BY '${password}'; GRANT ALL ON *.* TO 'slipway'@'127.0.0.1' WITH GRANT OPTION;`], { encoding: 'utf8' });

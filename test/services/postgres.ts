@@ -1,9 +1,9 @@
 import { spawnSync } from 'node:child_process';
-import { chmodSync, existsSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { freePort, waitForPort } from '../helpers/net';
-import { startProcess, type Service } from './process';
+import { freePort } from '../helpers/net';
+import { giveToUser, startService, type Service } from './process';
 
 export interface Postgres extends Service {
   /** postgres://slipway:<password>@127.0.0.1:<port>/postgres */
@@ -36,22 +36,13 @@ export async function startPostgres(): Promise<Postgres> {
   const data = join(dir, 'data');
   const password = `pw-${Math.random().toString(36).slice(2)}`;
   writeFileSync(join(dir, 'pwfile'), password);
-  if (asRoot) {
-    chmodSync(dir, 0o755);
-    if (spawnSync('chown', ['-R', 'postgres:postgres', dir]).status !== 0) throw new Error(`could not give ${dir} to the postgres user (${HOW}).`);
-  }
+  giveToUser('postgres', dir, HOW);
   const [initCmd, initArgs] = wrap(join(bin, 'initdb'), ['-D', data, '-U', 'slipway', '--auth=scram-sha-256', `--pwfile=${join(dir, 'pwfile')}`, '-E', 'UTF8', '--locale=C.UTF-8']);
   const init = spawnSync(initCmd, initArgs, { encoding: 'utf8' });
   if (init.status !== 0) throw new Error(`initdb failed (${HOW}):\n${init.stderr}${init.stdout}`);
   const port = await freePort();
   const [cmd, args] = wrap(join(bin, 'postgres'), ['-D', data, '-p', String(port), '-c', 'listen_addresses=127.0.0.1', '-c', `unix_socket_directories=${dir}`, '-c', 'fsync=off', '-c', 'full_page_writes=off']);
-  const proc = startProcess(cmd, args);
-  try {
-    await waitForPort(port, 'PostgreSQL', 30_000);
-  } catch (error) {
-    await proc.stop();
-    throw new Error(`${(error as Error).message}\n${proc.output()}`, { cause: error });
-  }
+  const proc = await startService('PostgreSQL', cmd, args, port);
   const uri = (database = 'postgres') => `postgres://slipway:${encodeURIComponent(password)}@127.0.0.1:${port}/${database}`;
   return {
     url: uri(),

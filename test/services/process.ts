@@ -1,4 +1,6 @@
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { chmodSync } from 'node:fs';
+import { waitForPort } from '../helpers/net';
 
 export interface Service {
   url: string;
@@ -30,4 +32,26 @@ export function startProcess(command: string, args: string[]): { child: ChildPro
         setTimeout(() => child.kill('SIGKILL'), 5000).unref();
       }),
   };
+}
+
+/**
+ * Starts a server process and waits until it listens on its loopback port. If it never does, it is
+ * stopped and the error carries what it printed, so a broken service explains itself.
+ */
+export async function startService(what: string, command: string, args: string[], port: number, timeoutMs = 30_000): Promise<ReturnType<typeof startProcess>> {
+  const proc = startProcess(command, args);
+  try {
+    await waitForPort(port, what, timeoutMs);
+  } catch (error) {
+    await proc.stop();
+    throw new Error(`${(error as Error).message}\n${proc.output()}`, { cause: error });
+  }
+  return proc;
+}
+
+/** Database servers refuse to run as root: as root, their folder goes to the user they run as. */
+export function giveToUser(user: string, dir: string, howToGet: string): void {
+  if (process.getuid?.() !== 0) return;
+  chmodSync(dir, 0o755);
+  if (spawnSync('chown', ['-R', `${user}:${user}`, dir]).status !== 0) throw new Error(`could not give ${dir} to the ${user} user (${howToGet}).`);
 }

@@ -73,8 +73,7 @@ export function exec(command: string, args: readonly string[], options: ExecOpti
       echoOut?.(redact(chunk, secrets));
     });
     child.stderr.setEncoding('utf8').on('data', (chunk: string) => {
-      // Only the tail matters for errors; keeping all of it would grow with the command's chatter.
-      stderr = (stderr + chunk).slice(-STDERR_TAIL * 4);
+      stderr = keepTail(stderr, chunk);
       echoErr?.(redact(chunk, secrets));
     });
     child.stdin.on('error', () => {
@@ -84,9 +83,7 @@ export function exec(command: string, args: readonly string[], options: ExecOpti
 
     child.on('error', (error: NodeJS.ErrnoException) => {
       clearTimeout(timer);
-      const hint = error.code === 'ENOENT' ? ` (is '${command}' installed and on PATH?)` : '';
-      const result = { exitCode: -1, stdout, stderr, durationMs: performance.now() - started };
-      reject(new ExecError(`Could not start ${redact(command, secrets)}: ${error.message}${hint}`, result));
+      reject(startError(command, error, secrets, { exitCode: -1, stdout, stderr, durationMs: performance.now() - started }));
     });
     child.on('close', (code, signal) => {
       clearTimeout(timer);
@@ -100,13 +97,28 @@ export function exec(command: string, args: readonly string[], options: ExecOpti
       if (timedOut) {
         reject(new ExecError(`'${display}' timed out after ${options.timeoutMs} ms${tail(result.stderr)}`, result));
       } else if (code !== 0 && !options.ignoreExitCode) {
-        const how = signal ? `was killed by ${signal}` : `exited with code ${code}`;
-        reject(new ExecError(`'${display}' ${how}${tail(result.stderr)}`, result));
+        reject(exitError(display, signal, result));
       } else {
         resolve(result);
       }
     });
   });
+}
+
+/** Only the tail of stderr matters for errors; keeping all of it would grow with the command's chatter. */
+function keepTail(kept: string, chunk: string): string {
+  return (kept + chunk).slice(-STDERR_TAIL * 4);
+}
+
+function startError(command: string, error: NodeJS.ErrnoException, secrets: readonly string[], result: ExecResult): ExecError {
+  const hint = error.code === 'ENOENT' ? ` (is '${command}' installed and on PATH?)` : '';
+  return new ExecError(`Could not start ${redact(command, secrets)}: ${error.message}${hint}`, result);
+}
+
+/** `'cmd args' exited with code 3:` and the stderr tail (result.stderr is redacted already). */
+function exitError(display: string, signal: NodeJS.Signals | null, result: ExecResult): ExecError {
+  const how = signal ? `was killed by ${signal}` : `exited with code ${result.exitCode}`;
+  return new ExecError(`'${display}' ${how}${tail(result.stderr)}`, result);
 }
 
 function tail(stderr: string): string {
@@ -138,14 +150,11 @@ export async function* streamCommand(command: string, args: readonly string[], o
   const child = spawn(command, args, { cwd: options.cwd, env: options.env ?? process.env, stdio: ['ignore', 'pipe', 'pipe'] });
   let stderr = '';
   child.stderr.setEncoding('utf8').on('data', (chunk: string) => {
-    stderr = (stderr + chunk).slice(-STDERR_TAIL * 4);
+    stderr = keepTail(stderr, chunk);
     echoErr(redact(chunk, secrets));
   });
   const closed = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve, reject) => {
-    child.once('error', (error: NodeJS.ErrnoException) => {
-      const hint = error.code === 'ENOENT' ? ` (is '${command}' installed and on PATH?)` : '';
-      reject(new ExecError(`Could not start ${redact(command, secrets)}: ${error.message}${hint}`, { exitCode: -1, stdout: '', stderr, durationMs: 0 }));
-    });
+    child.once('error', (error: NodeJS.ErrnoException) => reject(startError(command, error, secrets, { exitCode: -1, stdout: '', stderr, durationMs: 0 })));
     child.once('close', (code, signal) => resolve({ code, signal }));
   });
   closed.catch(() => {
@@ -155,9 +164,7 @@ export async function* streamCommand(command: string, args: readonly string[], o
     for await (const chunk of child.stdout) yield chunk as Buffer;
     const { code, signal } = await closed;
     if (code !== 0) {
-      const result = { exitCode: code ?? 128, stdout: '', stderr: redact(stderr, secrets), durationMs: performance.now() - started };
-      const how = signal ? `was killed by ${signal}` : `exited with code ${code}`;
-      throw new ExecError(`'${display}' ${how}${tail(result.stderr)}`, result);
+      throw exitError(display, signal, { exitCode: code ?? 128, stdout: '', stderr: redact(stderr, secrets), durationMs: performance.now() - started });
     }
   } finally {
     // The consumer stopped early or failed: don't leave the command running.

@@ -1,5 +1,5 @@
 import { formatDuration } from './duration';
-import { RETRY_DEFAULTS, backoff, logRetry, sleep, type RetryPolicy } from './retry';
+import { RETRY_DEFAULTS, attempts, backoff, logRetry, sleep, type RetryPolicy } from './retry';
 
 export interface HttpRequest {
   url: string | URL;
@@ -64,7 +64,7 @@ export async function request(req: HttpRequest, policy: RetryPolicy): Promise<Ht
     } catch (error) {
       reason = describeFetchError(error, policy.timeoutMs);
       if (attempt >= attemptsAllowed) {
-        throw new HttpError(`${req.label}: ${reason} (after ${attempt} attempt${attempt === 1 ? '' : 's'})`, attempt);
+        throw new HttpError(`${req.label}: ${reason} (after ${attempts(attempt)})`, attempt);
       }
       wait = backoff(attempt, policy);
     }
@@ -79,7 +79,7 @@ export async function requestOk(req: HttpRequest, policy: RetryPolicy): Promise<
   if (!response.ok) {
     const excerpt = response.body.trim().slice(0, 300);
     throw new HttpError(
-      `${req.label}: HTTP ${response.status}${excerpt ? `: ${excerpt}` : ''} (after ${response.attempts} attempt${response.attempts === 1 ? '' : 's'})`,
+      `${req.label}: HTTP ${response.status}${excerpt ? `: ${excerpt}` : ''} (after ${attempts(response.attempts)})`,
       response.attempts,
       response.status,
       response.body,
@@ -96,7 +96,6 @@ export function parseRetryAfter(value: string | null, now = Date.now()): number 
   return Number.isNaN(date) ? undefined : Math.max(0, date - now);
 }
 
-
 function describeFetchError(error: unknown, timeoutMs: number): string {
   if (error instanceof Error && (error.name === 'TimeoutError' || error.name === 'AbortError')) {
     return `no response within ${formatDuration(timeoutMs)}`;
@@ -106,7 +105,6 @@ function describeFetchError(error: unknown, timeoutMs: number): string {
   // Cause messages may contain the host, never the path; that is safe to show.
   return cause ? `network error (${code ?? cause.message})` : `network error (${String(error)})`;
 }
-
 
 /** POSTs a JSON document; a non-2xx final response is an HttpError. */
 export function postJson(label: string, url: string | URL, payload: unknown, policy: RetryPolicy, headers: Record<string, string> = {}): Promise<HttpResponse> {

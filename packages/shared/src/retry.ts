@@ -26,6 +26,11 @@ export function sleep(ms: number): Promise<void> {
   return new Promise((resolve) => setTimeout(resolve, ms));
 }
 
+/** `1 attempt`, `3 attempts`. */
+export function attempts(n: number): string {
+  return `${n} attempt${n === 1 ? '' : 's'}`;
+}
+
 export function logRetry(label: string, reason: string, waitMs: number, attempt: number, policy: RetryPolicy): void {
   core.info(`${label}: ${reason}; retrying in ${formatDuration(waitMs)} (attempt ${attempt + 1} of ${policy.retries + 1})`);
 }
@@ -64,7 +69,7 @@ export async function withRetries<T>(
     } catch (error) {
       const reason = error instanceof Error ? error.message : String(error);
       if (attempt > policy.retries || !isTransient(error)) {
-        throw new RetriesExhaustedError(`${label}: ${reason} (after ${attempt} attempt${attempt === 1 ? '' : 's'})`, attempt, { cause: error });
+        throw new RetriesExhaustedError(`${label}: ${reason} (after ${attempts(attempt)})`, attempt, { cause: error });
       }
       const wait = backoff(attempt, policy);
       logRetry(label, reason, wait, attempt, policy);

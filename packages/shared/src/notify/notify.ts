@@ -1,6 +1,6 @@
 import * as core from '@actions/core';
 import type { RunContext } from '../context';
-import type { RetryPolicy } from '../retry';
+import { attempts, type RetryPolicy } from '../retry';
 import { addTable } from '../summary';
 import type { ChannelResult, Delivery } from './channel';
 import { dispatch } from './dispatch';
@@ -65,7 +65,7 @@ export async function notify(config: NotifyConfig): Promise<NotifyReport> {
   const { results, outputs } = await dispatch(channels);
   for (const [name, result] of Object.entries(results)) {
     if (result.skipped) core.info(`${name}: skipped (${result.skipped})`);
-    else if (result.ok) core.info(`${name}: delivered (status ${result.status}, ${result.attempts} attempt${result.attempts === 1 ? '' : 's'})`);
+    else if (result.ok) core.info(`${name}: delivered (status ${result.status}, ${attempts(result.attempts)})`);
     else core.error(`${name}: not delivered: ${result.error}`);
   }
   const sent = Object.values(results).some((r) => r.ok && !r.skipped);
