@@ -1,4 +1,10 @@
+import { spawnSync } from 'node:child_process';
+import { delimiter, join } from 'node:path';
+import { homedir } from 'node:os';
 import { defineConfig } from 'vitest/config';
+
+// The pretest builds FerretDB and the MongoDB tools into GOPATH/bin, which is often not on PATH.
+const gopath = spawnSync('go', ['env', 'GOPATH'], { encoding: 'utf8' }).stdout?.trim() || join(homedir(), 'go');
 
 export default defineConfig({
   test: {
@@ -7,5 +13,6 @@ export default defineConfig({
     hookTimeout: 120_000,
     // Integration tests start real servers on loopback; two cores, so keep files parallel but bounded.
     maxWorkers: 2,
+    env: { PATH: [process.env.PATH, join(gopath, 'bin')].filter(Boolean).join(delimiter) },
   },
 });

@@ -2,7 +2,8 @@
 // provisions the system packages the tests start as real services. Safe to run again: it only acts on
 // what is missing.
 import { spawnSync } from 'node:child_process';
-import { existsSync, readdirSync, statSync } from 'node:fs';
+import { chmodSync, cpSync, existsSync, mkdtempSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
@@ -60,6 +61,66 @@ function ensureSystemPackages() {
   for (const m of missing) if (!isPresent(m)) fail(`${m.pkg} was installed but '${m.command}' is still not there.`);
 }
 
+/**
+ * Programs built from the Go module proxy into $(go env GOPATH)/bin. `go install mod@version` cannot
+ * be used: it asks the proxy for the module's version list (for deprecation notices), which this
+ * machine's proxy refuses, and FerretDB's module zip lacks the version file its build embeds. So each
+ * is downloaded at its pinned version, copied out of the read-only module cache and built.
+ */
+const GO = [
+  {
+    command: 'ferretdb',
+    module: 'github.com/FerretDB/FerretDB',
+    version: 'v1.24.2',
+    packages: [['ferretdb', './cmd/ferretdb']],
+    prepare: (dir) => writeFileSync(join(dir, 'build/version/version.txt'), 'v1.24.2\n'),
+    why: 'FerretDB, the MongoDB-protocol server for backup tests',
+  },
+  {
+    // The MongoDB Database Tools tag versions without a `v`, so the proxy knows them only by commit.
+    // A July 2025 commit after release 100.12.2. mongorestore checks that our archives restore; mongodump
+    // is the benchmark's baseline.
+    command: 'mongorestore',
+    module: 'github.com/mongodb/mongo-tools',
+    version: 'v0.0.0-20250715155915-887641268977',
+    packages: [['mongorestore', './mongorestore/main'], ['mongodump', './mongodump/main']],
+    env: { GONOSUMDB: 'github.com/mongodb/mongo-tools' },
+    why: 'mongorestore/mongodump, the reference reader of mongodump archives',
+  },
+];
+
+function goBin() {
+  const gopath = spawnSync('go', ['env', 'GOPATH'], { encoding: 'utf8' }).stdout?.trim();
+  return gopath ? join(gopath, 'bin') : undefined;
+}
+
+function ensureGoPrograms() {
+  const bin = goBin();
+  // Tests look in GOPATH/bin as well as PATH; see test/services/process.ts.
+  const missing = GO.filter((g) => !have(g.command) && !(bin && existsSync(join(bin, g.command))));
+  if (missing.length === 0) return;
+  if (!bin) fail(`Go is needed to build ${missing.map((m) => m.command).join(', ')} from the Go module proxy; install Go (https://go.dev/dl/).`);
+  for (const g of missing) {
+    console.log(`[slipway] building ${g.packages.map(([name]) => name).join(', ')} from ${g.module}@${g.version} (${g.why}) …`);
+    const env = { ...process.env, GOFLAGS: '-mod=mod', ...g.env };
+    const download = spawnSync('go', ['mod', 'download', '-json', `${g.module}@${g.version}`], { encoding: 'utf8', env });
+    const dir = download.status === 0 ? JSON.parse(download.stdout).Dir : undefined;
+    if (!dir) fail(`could not download ${g.module}@${g.version} from the Go module proxy:\n${download.stdout}${download.stderr}`);
+    const work = mkdtempSync(join(tmpdir(), 'slipway-go-'));
+    try {
+      cpSync(dir, work, { recursive: true });
+      chmodSync(work, 0o755);
+      spawnSync('chmod', ['-R', 'u+w', work]);
+      g.prepare?.(work);
+      for (const [name, pkg] of g.packages) {
+        if (!sh('go', ['build', '-o', join(bin, name), pkg], { cwd: work, env })) fail(`building ${name} from ${g.module}@${g.version} failed; see the output above.`);
+      }
+    } finally {
+      rmSync(work, { recursive: true, force: true });
+    }
+  }
+}
+
 function fail(message) {
   console.error(`[slipway] ${message}`);
   process.exit(1);
@@ -67,3 +128,4 @@ function fail(message) {
 
 ensureNodeModules();
 ensureSystemPackages();
+ensureGoPrograms();
