@@ -1,4 +1,6 @@
 import { spawn } from 'node:child_process';
+import { Readable } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
 import { redact } from './mask';
 
 export interface ExecOptions {
@@ -170,4 +172,45 @@ export async function* streamCommand(command: string, args: readonly string[], o
     // The consumer stopped early or failed: don't leave the command running.
     if (child.exitCode === null && child.signalCode === null) child.kill('SIGTERM');
   }
+}
+
+/**
+ * Runs a command with a stream as its stdin (a restore tool reading a dump), paced by the command.
+ * If the source fails part-way (a wrong key, a damaged file), the command is killed and that error is
+ * thrown, so a restore never completes on partial input.
+ */
+export async function feedCommand(command: string, args: readonly string[], source: AsyncIterable<Uint8Array>, options: StreamOptions & { onStdout?: (text: string) => void } = {}): Promise<ExecResult> {
+  const secrets = options.secrets ?? [];
+  const display = redact([command, ...args].join(' '), secrets);
+  const started = performance.now();
+  const child = spawn(command, args, { cwd: options.cwd, env: options.env ?? process.env, stdio: ['pipe', 'pipe', 'pipe'] });
+  let stderr = '';
+  let stdout = '';
+  child.stdout.setEncoding('utf8').on('data', (chunk: string) => {
+    stdout = keepTail(stdout, chunk);
+    options.onStdout?.(redact(chunk, secrets));
+  });
+  child.stderr.setEncoding('utf8').on('data', (chunk: string) => {
+    stderr = keepTail(stderr, chunk);
+    (options.onStderr ?? ((t: string) => process.stderr.write(t)))(redact(chunk, secrets));
+  });
+  const closed = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve, reject) => {
+    child.once('error', (error: NodeJS.ErrnoException) => reject(startError(command, error, secrets, { exitCode: -1, stdout: '', stderr, durationMs: 0 })));
+    child.once('close', (code, signal) => resolve({ code, signal }));
+  });
+  let sourceError: unknown;
+  try {
+    await pipeline(Readable.from(source), child.stdin);
+  } catch (error) {
+    // EPIPE means the command stopped reading: its exit status says why.
+    if ((error as NodeJS.ErrnoException).code !== 'EPIPE') {
+      sourceError = error;
+      child.kill('SIGTERM');
+    }
+  }
+  const { code, signal } = await closed;
+  if (sourceError) throw sourceError;
+  const result = { exitCode: code ?? 128, stdout, stderr: redact(stderr, secrets), durationMs: performance.now() - started };
+  if (code !== 0) throw exitError(display, signal, result);
+  return result;
 }

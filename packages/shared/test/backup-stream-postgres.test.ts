@@ -41,7 +41,7 @@ describe('pg_dump → gzip → age → Azure blob, and back into a new database'
     await container.createIfNotExists();
     const blob = container.getBlockBlobClient('postgres/shop/test.dump.gz.age');
 
-    const stream = await encryptStream(compressStream(dumpPostgres(pg.uri('shop'), { onStderr: () => {} }), 'gzip', 1), { recipients: [recipient] });
+    const stream = await encryptStream(compressStream(dumpPostgres(pg.uri('shop'), { onStderr: () => {} }).stream, 'gzip', 1), { recipients: [recipient] });
     const uploaded = await uploadBlocks(blob, stream, { blockSize: 256 * 1024 });
     expect(uploaded.sizeBytes).toBeGreaterThan(10_000);
 
@@ -66,10 +66,10 @@ describe('pg_dump → gzip → age → Azure blob, and back into a new database'
   it('fails the stream, naming no password, when pg_dump cannot log in', async () => {
     const wrong = pg.uri('shop').replace(encodeURIComponent(pg.password), 'wrong-password');
     const consume = async () => {
-      for await (const chunk of compressStream(dumpPostgres(wrong, { onStderr: () => {} }), 'gzip', 1)) expect(chunk).toBeDefined();
+      for await (const chunk of compressStream(dumpPostgres(wrong, { onStderr: () => {} }).stream, 'gzip', 1)) expect(chunk).toBeDefined();
     };
     const error = await consume().catch((e: Error) => e);
-    expect(String(error)).toMatch(/pg_dump.*exited with code 1:[\s\S]*password authentication failed/);
+    expect(String(error)).toMatch(/psql failed:[\s\S]*password authentication failed/);
     expect(String(error)).not.toContain('wrong-password');
   });
 

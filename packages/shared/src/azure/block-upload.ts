@@ -32,6 +32,11 @@ export interface BlockUploadOptions {
   metadata?: Record<string, string>;
   tags?: Record<string, string>;
   headers?: BlobHTTPHeaders;
+  /**
+   * Called when every block is staged and before the commit, with the size and hash; it may return
+   * more metadata and may throw to commit nothing (e.g. the dump turned out empty).
+   */
+  beforeCommit?: (result: BlockUploadResult) => Promise<Record<string, string> | undefined>;
   /** Called after each staged block with the bytes staged so far. */
   onProgress?: (uploadedBytes: number) => void;
   abortSignal?: AbortSignal;
@@ -114,8 +119,9 @@ export async function uploadBlocks(
     if (pendingBytes > 0 || ids.length === 0) await flush();
     await Promise.all(inFlight);
     if (failure) throw failure;
+    const extra = (await options.beforeCommit?.({ sizeBytes: total, sha256: hash.copy().digest('hex'), blocks: ids.length })) ?? {};
     await blob.commitBlockList(ids, {
-      metadata: options.metadata,
+      metadata: { ...options.metadata, ...extra },
       tags: options.tags,
       blobHTTPHeaders: options.headers,
       abortSignal: options.abortSignal,

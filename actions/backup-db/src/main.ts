@@ -1,0 +1,139 @@
+import * as core from '@actions/core';
+import { RunMetrics, addTable, formatDuration, getContext, pushMetrics, run, writeSummary } from '@slipway/shared';
+import * as backup from '@slipway/shared/backup';
+import { readInputs, type BackupDbConfig } from './inputs';
+
+const TOOL = 'slipway-backup-db/1';
+
+async function openStore(config: BackupDbConfig): Promise<backup.BackupStore> {
+  if (config.storage === 'local') return new backup.LocalStore(config.localPath);
+  return new backup.AzureBlobStore(await backup.containerClient(config.azure, config.container));
+}
+
+const human = (bytes: number) => (bytes >= 1024 ** 3 ? `${(bytes / 1024 ** 3).toFixed(2)} GiB` : `${(bytes / 1024 ** 2).toFixed(1)} MiB`);
+
+async function main(config: BackupDbConfig, metrics: RunMetrics): Promise<void> {
+  const started = performance.now();
+  const store = await openStore(config);
+  const database = backup.databaseLabel(config.engine, config.uri, config.selection);
+  const group = () => backup.listGroup(store, config.prefix, config.engine, database);
+  const outputs: Record<string, string> = { verified: 'false', deleted: '[]' };
+  const summaryRows: string[][] = [];
+  let current: backup.StoredBackup | undefined;
+
+  if (config.mode === 'backup') {
+    core.info(`Backing up ${config.engine} ${database} …`);
+    const result = await backup.runBackup({
+      engine: config.engine,
+      uri: config.uri,
+      selection: config.selection,
+      store,
+      prefix: config.prefix,
+      compression: config.compression,
+      compressionLevel: config.compressionLevel,
+      encryption: config.encryption,
+      blockSize: config.blockSize,
+      concurrency: config.concurrency,
+      runId: config.runId,
+      runUrl: config.runUrl,
+      tool: TOOL,
+    });
+    core.info(`Stored ${result.name}: ${human(result.sizeBytes)} (${human(result.rawSizeBytes)} raw), sha256 ${result.sha256}`);
+    Object.assign(outputs, {
+      'backup-name': result.name,
+      'backup-url': result.url,
+      'size-bytes': String(result.sizeBytes),
+      'raw-size-bytes': String(result.rawSizeBytes),
+      sha256: result.sha256,
+      manifest: JSON.stringify(result.manifest),
+    });
+    summaryRows.push(['Backup', result.name], ['Size', `${human(result.sizeBytes)} stored, ${human(result.rawSizeBytes)} raw`], ['SHA-256', result.sha256]);
+    metrics.set('size_bytes', 'Stored size of the last backup.', result.sizeBytes, { engine: config.engine, database });
+    metrics.set('backup_duration_seconds', 'Time to dump and upload the last backup.', result.durationSeconds, { engine: config.engine, database });
+    current = await store.get(result.name);
+  }
+
+  if (config.mode === 'verify' || (config.mode === 'backup' && config.verify !== 'none')) {
+    current ??= await backup.findBackup(store, config.backup, group);
+    const mode = config.verify === 'none' ? 'checksum' : config.verify;
+    core.info(`Verifying ${current.name} (${mode}) …`);
+    const { verifiedAt } = await backup.verifyBackup({ store, backup: current, mode, decryption: config.mode === 'backup' ? backupKeysForVerify(config) : config.decryption, verifyUri: config.verifyUri });
+    outputs.verified = 'true';
+    summaryRows.push(['Verified', `${mode} at ${verifiedAt}`]);
+  }
+
+  if (config.mode === 'restore') {
+    current = await backup.findBackup(store, config.backup, group);
+    core.info(`Restoring ${current.name} …`);
+    await backup.restoreBackup({ store, backup: current, targetUri: config.targetUri, drop: config.drop, decryption: config.decryption });
+    summaryRows.push(['Restored', current.name], ['Drop first', String(config.drop)]);
+  }
+
+  if (config.mode === 'backup' || config.mode === 'prune') {
+    const pruned = await backup.pruneBackups(store, await group(), config.retention, config.retentionDryRun);
+    outputs.deleted = JSON.stringify(pruned.deleted);
+    for (const name of pruned.deleted) core.info(`${config.retentionDryRun ? 'Would delete' : 'Deleted'} ${name}`);
+    if (backup.hasRetention(config.retention)) summaryRows.push([config.retentionDryRun ? 'Retention (dry run) would delete' : 'Retention deleted', pruned.deleted.length ? pruned.deleted.join('<br>') : 'nothing']);
+  }
+
+  if (current) {
+    outputs['backup-name'] ??= current.name;
+    outputs['backup-url'] ??= store.locate(current.name);
+    outputs['size-bytes'] ??= String(current.sizeBytes);
+    outputs['raw-size-bytes'] ??= current.metadata[backup.META.rawSize] ?? '';
+    outputs.sha256 ??= current.metadata[backup.META.sha256] ?? '';
+    outputs.manifest ??= (await store.readText(backup.manifestName(current.name))) ?? '';
+  }
+  outputs['duration-seconds'] = ((performance.now() - started) / 1000).toFixed(1);
+  core.setOutput('backup-name', outputs['backup-name'] ?? '');
+  core.setOutput('backup-url', outputs['backup-url'] ?? '');
+  core.setOutput('size-bytes', outputs['size-bytes'] ?? '');
+  core.setOutput('raw-size-bytes', outputs['raw-size-bytes'] ?? '');
+  core.setOutput('sha256', outputs.sha256 ?? '');
+  core.setOutput('duration-seconds', outputs['duration-seconds']);
+  core.setOutput('verified', outputs.verified ?? 'false');
+  core.setOutput('deleted', outputs.deleted ?? '[]');
+  core.setOutput('manifest', outputs.manifest ?? '');
+
+  if (config.summary) {
+    core.summary.addHeading(`backup-db: ${config.mode} ${config.engine} ${database}`, 3);
+    addTable(['', ''], summaryRows);
+    const recent = (await group()).slice(0, 10);
+    if (recent.length) {
+      core.summary.addHeading('Latest backups', 4);
+      addTable(
+        ['Backup', 'Created', 'Size', 'Verified'],
+        recent.map((b) => [b.name, b.metadata[backup.META.createdAt] ?? '', human(b.sizeBytes), b.metadata[backup.META.verifiedAt] ?? 'no']),
+      );
+    }
+    core.summary.addRaw(`Took ${formatDuration(Number(outputs['duration-seconds']) * 1000)}.`, true);
+    await writeSummary();
+  }
+}
+
+/** A backup encrypted to recipients is verified with the given identity; a passphrase backup with its passphrase. */
+function backupKeysForVerify(config: BackupDbConfig): backup.DecryptionKeys {
+  if (config.encryption.passphrase) return { passphrase: config.encryption.passphrase };
+  return config.decryption;
+}
+
+run(async () => {
+  const metrics = new RunMetrics('backup_db');
+  const config = readInputs();
+  if (config.mode === 'backup' && config.verify !== 'none' && config.encryption.recipients?.length && !config.decryption.identities?.length) {
+    throw new Error("Input 'decryption-identity' is needed to verify a backup encrypted to recipients: give the identity, or set `verify: none`");
+  }
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new Error(`backup-db did not finish within ${formatDuration(config.timeoutMs)} (input 'timeout')`)), config.timeoutMs);
+  });
+  let ok = false;
+  try {
+    await Promise.race([main(config, metrics), timeout]);
+    ok = true;
+  } finally {
+    clearTimeout(timer);
+    const database = backup.databaseLabel(config.engine, config.uri, config.selection);
+    await pushMetrics(metrics, config.metricsPushgatewayUrl, getContext(), ok && config.mode === 'backup', { grouping: { engine: config.engine, database } });
+  }
+});

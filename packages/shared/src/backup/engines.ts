@@ -1,0 +1,136 @@
+import * as core from '@actions/core';
+import { randomBytes } from 'node:crypto';
+import { InputError } from '../inputs';
+import { compareManifest, type Manifest } from './manifest';
+import { checkMongoArchive, dropMongoDatabases, dumpMongo, inventoryMongo, mongoUriDatabase, restoreMongo } from './mongo/mongodb';
+import { checkMysqlDump, dropMysqlDatabase, dumpMysql, inventoryMysql, mysqlConnection, restoreMysql } from './mysql';
+import { checkPgDump, createPgDatabase, dropPgDatabase, dumpPostgres, inventoryPostgres, pgConnection, pgUriFor, restorePostgres } from './postgres';
+
+export const ENGINES = ['mongodb', 'postgres', 'mysql'] as const;
+export type Engine = (typeof ENGINES)[number];
+
+const SCHEMES: Record<string, Engine> = {
+  'mongodb:': 'mongodb',
+  'mongodb+srv:': 'mongodb',
+  'postgres:': 'postgres',
+  'postgresql:': 'postgres',
+  'mysql:': 'mysql',
+  'mariadb:': 'mysql',
+};
+
+/** The engine a connection string's scheme names, or undefined. */
+export function engineOf(uri: string): Engine | undefined {
+  const scheme = /^[a-z][a-z0-9+.-]*:/i.exec(uri)?.[0].toLowerCase();
+  return scheme ? SCHEMES[scheme] : undefined;
+}
+
+/** `engine` when given, else from the URI's scheme; a URI of another engine is an error. */
+export function resolveEngine(engine: string, uri: string, input = 'uri'): Engine {
+  const fromUri = engineOf(uri);
+  if (engine) {
+    if (!(ENGINES as readonly string[]).includes(engine)) throw new InputError('engine', engine, `one of ${ENGINES.join(', ')}`);
+    if (fromUri && fromUri !== engine) throw new InputError(input, uri, `a ${engine} connection string (its scheme says ${fromUri})`, true);
+    return engine as Engine;
+  }
+  if (!fromUri) throw new InputError(input, uri, 'a connection string starting with mongodb://, mongodb+srv://, postgres://, postgresql://, mysql:// or mariadb:// (or set `engine`)', true);
+  return fromUri;
+}
+
+/** The file type inside compression and encryption. */
+export const DUMP_EXTENSIONS: Record<Engine, string> = { mongodb: '.archive', postgres: '.dump', mysql: '.sql' };
+
+export interface Selection {
+  databases: string[];
+  include: string[];
+  exclude: string[];
+}
+
+/** The database part of a backup's name: one database by name, several joined, or `all`. */
+export function databaseLabel(engine: Engine, uri: string, selection: Selection): string {
+  if (engine !== 'mongodb') {
+    if (selection.databases.length > 1) {
+      throw new InputError('databases', selection.databases.join(', '), `one database per step for ${engine} (add a step or a matrix entry per database)`);
+    }
+    const fromUri = engine === 'postgres' ? pgConnection(uri).database : mysqlConnection(uri).database;
+    return selection.databases[0] ?? fromUri;
+  }
+  if (selection.databases.length) return selection.databases.join('+');
+  return mongoUriDatabase(uri) ?? 'all';
+}
+
+/** URI pointing at `database` (PostgreSQL and MySQL dump the URI's database). */
+function withDatabase(engine: Engine, uri: string, database: string): string {
+  if (engine === 'mongodb') return uri;
+  return pgUriFor(uri, database);
+}
+
+export function dump(engine: Engine, uri: string, selection: Selection, tool: string): { stream: AsyncGenerator<Buffer>; manifest: Manifest } {
+  if (engine === 'mongodb') return dumpMongo(uri, selection, tool);
+  const database = databaseLabel(engine, uri, selection);
+  const target = withDatabase(engine, uri, database);
+  if (engine === 'postgres') return dumpPostgres(target, { include: selection.include, exclude: selection.exclude, tool });
+  return dumpMysql(target, selection, tool);
+}
+
+/** Parses a decrypted, decompressed dump all the way through (verify `checksum`). */
+export async function checkDump(engine: Engine, source: AsyncIterable<Uint8Array>): Promise<void> {
+  if (engine === 'mongodb') await checkMongoArchive(source);
+  else if (engine === 'postgres') await checkPgDump(source);
+  else await checkMysqlDump(source);
+}
+
+/** Restores into the target: the URI's database, or for MongoDB the backed-up databases by name. */
+export async function restore(engine: Engine, source: AsyncIterable<Uint8Array>, targetUri: string, manifest: Manifest | undefined, drop: boolean): Promise<void> {
+  const names = manifest?.objects.map((o) => o.name);
+  if (engine === 'mongodb') {
+    const targetDb = mongoUriDatabase(targetUri, 'target-uri');
+    // A target URI naming a database renames a single-database backup into it.
+    const rename = targetDb && manifest?.databases.length === 1 ? () => targetDb : undefined;
+    await restoreMongo(source, targetUri, { drop, rename });
+  } else if (engine === 'postgres') await restorePostgres(source, targetUri, { drop, tables: names });
+  else {
+    const database = mysqlConnection(targetUri, 'target-uri').database;
+    if (!database) throw new InputError('target-uri', targetUri, 'a URI that names the database to restore into', true);
+    await restoreMysql(source, targetUri, database, { drop, tables: names });
+  }
+}
+
+/**
+ * Restores into scratch databases on the verify server, compares every count (and MongoDB content
+ * hash) with the manifest, and drops the scratch databases whatever happens. Returns the differences.
+ */
+export async function restoreAndCompare(engine: Engine, source: AsyncIterable<Uint8Array>, verifyUri: string, manifest: Manifest): Promise<string[]> {
+  const suffix = randomBytes(4).toString('hex');
+  const scratch = (db: string) => `${db.slice(0, 40)}_verify_${suffix}`;
+  const scratchDbs = manifest.databases.map(scratch);
+  try {
+    if (engine === 'mongodb') {
+      await restoreMongo(source, verifyUri, { rename: scratch });
+      return compareManifest(manifest, await inventoryMongo(verifyUri, manifest.objects, scratch), scratch);
+    }
+    const database = manifest.databases[0] as string;
+    if (engine === 'postgres') {
+      await createPgDatabase(verifyUri, scratch(database));
+      const uri = pgUriFor(verifyUri, scratch(database));
+      await restorePostgres(source, uri, {});
+      return compareManifest(manifest, await inventoryPostgres(uri, manifest.objects, scratch(database)), scratch);
+    }
+    await restoreMysql(source, verifyUri, scratch(database), {});
+    return compareManifest(manifest, await inventoryMysql(verifyUri, scratch(database), manifest.objects), scratch);
+  } finally {
+    if (engine === 'mongodb') await dropMongoDatabases(verifyUri, scratchDbs);
+    else if (engine === 'postgres') await dropPgDatabase(verifyUri, scratchDbs[0] as string);
+    else await dropMysqlDatabase(verifyUri, scratchDbs[0] as string);
+  }
+}
+
+/** Registers a connection string's password, decoded as the tools see it, for masking. */
+export function maskPassword(password: string): void {
+  core.setSecret(password);
+  try {
+    const decoded = decodeURIComponent(password);
+    if (decoded !== password) core.setSecret(decoded);
+  } catch {
+    // Not percent-encoded: the raw form is masked already.
+  }
+}

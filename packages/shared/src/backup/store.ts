@@ -1,0 +1,204 @@
+import { createHash } from 'node:crypto';
+import { createReadStream, createWriteStream, existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { dirname, join, relative, sep } from 'node:path';
+import { finished } from 'node:stream/promises';
+import type { ContainerClient } from '@azure/storage-blob';
+import { uploadBlocks } from '../azure/block-upload';
+
+export interface StoredBackup {
+  name: string;
+  sizeBytes: number;
+  metadata: Record<string, string>;
+}
+
+export interface UploadOptions {
+  metadata: Record<string, string>;
+  blockSize?: number;
+  concurrency?: number;
+  onProgress?: (uploadedBytes: number) => void;
+  /** Runs once all data is written and before the backup becomes visible; may add metadata or throw. */
+  beforeCommit?: (result: { sizeBytes: number; sha256: string }) => Promise<Record<string, string> | undefined>;
+}
+
+/** Where backups live. A backup becomes visible only when complete: a failed upload leaves nothing. */
+export interface BackupStore {
+  /** Where a backup is, for people: the blob URL without any SAS, or the file path. */
+  locate(name: string): string;
+  upload(name: string, source: AsyncIterable<Uint8Array>, options: UploadOptions): Promise<{ sizeBytes: number; sha256: string }>;
+  /** Backups (not their sidecar files) whose names start with prefix. */
+  list(prefix: string): Promise<StoredBackup[]>;
+  get(name: string): Promise<StoredBackup | undefined>;
+  download(name: string): AsyncIterable<Uint8Array>;
+  /** Merges into the existing metadata. */
+  setMetadata(name: string, metadata: Record<string, string>): Promise<void>;
+  writeText(name: string, text: string): Promise<void>;
+  readText(name: string): Promise<string | undefined>;
+  delete(name: string): Promise<void>;
+}
+
+/** The manifest sits next to its backup. */
+export const manifestName = (backup: string) => `${backup}.manifest.json`;
+const isSidecar = (name: string) => name.endsWith('.manifest.json') || name.endsWith('.meta.json') || name.endsWith('.partial');
+
+/** Azure Blob Storage: staged blocks committed at the end (see uploadBlocks). */
+export class AzureBlobStore implements BackupStore {
+  constructor(private readonly container: ContainerClient) {}
+
+  locate(name: string): string {
+    const url = new URL(this.container.getBlobClient(name).url);
+    url.search = '';
+    return url.toString();
+  }
+
+  async upload(name: string, source: AsyncIterable<Uint8Array>, options: UploadOptions) {
+    await this.container.createIfNotExists();
+    const result = await uploadBlocks(this.container.getBlockBlobClient(name), source, {
+      blockSize: options.blockSize,
+      concurrency: options.concurrency,
+      metadata: options.metadata,
+      onProgress: options.onProgress,
+      beforeCommit: options.beforeCommit,
+    });
+    return { sizeBytes: result.sizeBytes, sha256: result.sha256 };
+  }
+
+  async list(prefix: string): Promise<StoredBackup[]> {
+    const out: StoredBackup[] = [];
+    if (!(await this.container.exists())) return out;
+    for await (const blob of this.container.listBlobsFlat({ prefix, includeMetadata: true })) {
+      if (isSidecar(blob.name)) continue;
+      out.push({ name: blob.name, sizeBytes: blob.properties.contentLength ?? 0, metadata: blob.metadata ?? {} });
+    }
+    return out;
+  }
+
+  async get(name: string): Promise<StoredBackup | undefined> {
+    const client = this.container.getBlobClient(name);
+    try {
+      const props = await client.getProperties();
+      return { name, sizeBytes: props.contentLength ?? 0, metadata: props.metadata ?? {} };
+    } catch (error) {
+      if ((error as { statusCode?: number }).statusCode === 404) return undefined;
+      throw error;
+    }
+  }
+
+  async *download(name: string): AsyncIterable<Uint8Array> {
+    const response = await this.container.getBlobClient(name).download(0, undefined, { maxRetryRequests: 5 });
+    yield* response.readableStreamBody as AsyncIterable<Buffer>;
+  }
+
+  async setMetadata(name: string, metadata: Record<string, string>): Promise<void> {
+    const client = this.container.getBlobClient(name);
+    const props = await client.getProperties();
+    await client.setMetadata({ ...props.metadata, ...metadata }, { conditions: { ifMatch: props.etag } });
+  }
+
+  async writeText(name: string, text: string): Promise<void> {
+    await this.container.getBlockBlobClient(name).upload(text, Buffer.byteLength(text), { blobHTTPHeaders: { blobContentType: 'application/json' } });
+  }
+
+  async readText(name: string): Promise<string | undefined> {
+    const client = this.container.getBlobClient(name);
+    if (!(await client.exists())) return undefined;
+    return (await client.downloadToBuffer()).toString('utf8');
+  }
+
+  async delete(name: string): Promise<void> {
+    await this.container.getBlobClient(name).deleteIfExists({ deleteSnapshots: 'include' });
+  }
+}
+
+/**
+ * A folder on the runner (or a mounted share): data is written to `<name>.partial` and renamed when
+ * complete, so a failed run leaves no file that looks like a backup; metadata sits in `<name>.meta.json`.
+ */
+export class LocalStore implements BackupStore {
+  constructor(private readonly root: string) {}
+
+  private path(name: string): string {
+    return join(this.root, ...name.split('/'));
+  }
+
+  locate(name: string): string {
+    return this.path(name);
+  }
+
+  async upload(name: string, source: AsyncIterable<Uint8Array>, options: UploadOptions) {
+    const path = this.path(name);
+    mkdirSync(dirname(path), { recursive: true });
+    const partial = `${path}.partial`;
+    const out = createWriteStream(partial);
+    const hash = createHash('sha256');
+    let size = 0;
+    try {
+      for await (const chunk of source) {
+        hash.update(chunk);
+        size += chunk.length;
+        if (!out.write(chunk)) await new Promise<void>((resolve) => out.once('drain', () => resolve()));
+        options.onProgress?.(size);
+      }
+      out.end();
+      await finished(out);
+      const result = { sizeBytes: size, sha256: hash.digest('hex') };
+      const extra = (await options.beforeCommit?.(result)) ?? {};
+      writeFileSync(`${path}.meta.json`, JSON.stringify({ ...options.metadata, ...extra }, null, 2));
+      renameSync(partial, path);
+      return result;
+    } catch (error) {
+      out.destroy();
+      rmSync(partial, { force: true });
+      rmSync(`${path}.meta.json`, { force: true });
+      throw error;
+    }
+  }
+
+  private meta(name: string): Record<string, string> {
+    const file = `${this.path(name)}.meta.json`;
+    return existsSync(file) ? (JSON.parse(readFileSync(file, 'utf8')) as Record<string, string>) : {};
+  }
+
+  async list(prefix: string): Promise<StoredBackup[]> {
+    const out: StoredBackup[] = [];
+    const walk = (dir: string) => {
+      if (!existsSync(dir)) return;
+      for (const entry of readdirSync(dir, { withFileTypes: true })) {
+        const full = join(dir, entry.name);
+        if (entry.isDirectory()) walk(full);
+        else {
+          const name = relative(this.root, full).split(sep).join('/');
+          if (!isSidecar(name) && name.startsWith(prefix)) out.push({ name, sizeBytes: statSync(full).size, metadata: this.meta(name) });
+        }
+      }
+    };
+    walk(this.root);
+    return out;
+  }
+
+  async get(name: string): Promise<StoredBackup | undefined> {
+    const path = this.path(name);
+    return existsSync(path) ? { name, sizeBytes: statSync(path).size, metadata: this.meta(name) } : undefined;
+  }
+
+  download(name: string): AsyncIterable<Uint8Array> {
+    return createReadStream(this.path(name));
+  }
+
+  async setMetadata(name: string, metadata: Record<string, string>): Promise<void> {
+    writeFileSync(`${this.path(name)}.meta.json`, JSON.stringify({ ...this.meta(name), ...metadata }, null, 2));
+  }
+
+  async writeText(name: string, text: string): Promise<void> {
+    mkdirSync(dirname(this.path(name)), { recursive: true });
+    writeFileSync(this.path(name), text);
+  }
+
+  async readText(name: string): Promise<string | undefined> {
+    return existsSync(this.path(name)) ? readFileSync(this.path(name), 'utf8') : undefined;
+  }
+
+  async delete(name: string): Promise<void> {
+    rmSync(this.path(name), { force: true });
+    rmSync(`${this.path(name)}.meta.json`, { force: true });
+  }
+}
