@@ -4,7 +4,7 @@ import { InputError } from '../inputs';
 import { compareManifest, type Manifest } from './manifest';
 import { checkMongoArchive, dropMongoDatabases, dumpMongo, inventoryMongo, mongoUriDatabase, restoreMongo } from './mongo/mongodb';
 import { checkMysqlDump, dropMysqlDatabase, dumpMysql, inventoryMysql, mysqlConnection, restoreMysql } from './mysql';
-import { checkPgDump, createPgDatabase, dropPgDatabase, dumpPostgres, inventoryPostgres, pgConnection, pgUriFor, restorePostgres } from './postgres';
+import { checkPgDump, createPgDatabase, dropPgDatabase, dumpPostgres, inventoryPostgres, pgConnection, uriWithDatabase, restorePostgres } from './postgres';
 
 export const ENGINES = ['mongodb', 'postgres', 'mysql'] as const;
 export type Engine = (typeof ENGINES)[number];
@@ -58,16 +58,10 @@ export function databaseLabel(engine: Engine, uri: string, selection: Selection)
   return mongoUriDatabase(uri) ?? 'all';
 }
 
-/** URI pointing at `database` (PostgreSQL and MySQL dump the URI's database). */
-function withDatabase(engine: Engine, uri: string, database: string): string {
-  if (engine === 'mongodb') return uri;
-  return pgUriFor(uri, database);
-}
-
 export function dump(engine: Engine, uri: string, selection: Selection, tool: string): { stream: AsyncGenerator<Buffer>; manifest: Manifest } {
   if (engine === 'mongodb') return dumpMongo(uri, selection, tool);
   const database = databaseLabel(engine, uri, selection);
-  const target = withDatabase(engine, uri, database);
+  const target = uriWithDatabase(uri, database);
   if (engine === 'postgres') return dumpPostgres(target, { include: selection.include, exclude: selection.exclude, tool });
   return dumpMysql(target, selection, tool);
 }
@@ -111,7 +105,7 @@ export async function restoreAndCompare(engine: Engine, source: AsyncIterable<Ui
     const database = manifest.databases[0] as string;
     if (engine === 'postgres') {
       await createPgDatabase(verifyUri, scratch(database));
-      const uri = pgUriFor(verifyUri, scratch(database));
+      const uri = uriWithDatabase(verifyUri, scratch(database));
       await restorePostgres(source, uri, {});
       return compareManifest(manifest, await inventoryPostgres(uri, manifest.objects, scratch(database)), scratch);
     }

@@ -194,8 +194,8 @@ async function adminSql(uri: string, sql: string, input: string): Promise<void> 
   await exec('psql', ['-X', '-q', '-v', 'ON_ERROR_STOP=1', '--no-password', `--dbname=${conn.dbname}`, '-c', sql], { env: pgEnv(conn), silent: true, secrets: [conn.password] });
 }
 
-/** URI of another database on the same server. */
-export function pgUriFor(uri: string, database: string): string {
+/** The same connection string with another database in its path (PostgreSQL and MySQL alike). */
+export function uriWithDatabase(uri: string, database: string): string {
   const url = new URL(uri);
   url.pathname = `/${encodeURIComponent(database)}`;
   return url.toString();
