@@ -1,4 +1,4 @@
-import { existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { freePort } from '../helpers/net';
@@ -18,18 +18,32 @@ export interface Azurite extends Service {
   resume(): Promise<void>;
 }
 
+export interface AzuriteOptions {
+  /** Serve HTTPS with this certificate and key (PEM); clients must trust the certificate. */
+  tls?: { cert: string; key: string };
+  /** Accept OAuth bearer tokens (Azurite checks audience, issuer and lifetime; needs `tls`). */
+  oauth?: boolean;
+}
+
 /** Azurite (npm) Blob service on a free loopback port with a throwaway data folder. Needs Node ≥ 22. */
-export async function startAzurite(): Promise<Azurite> {
+export async function startAzurite(options: AzuriteOptions = {}): Promise<Azurite> {
   if (!existsSync(MAIN)) throw new Error('Azurite is not installed: run `npm ci` (devDependency azurite).');
   const port = await freePort();
   const location = mkdtempSync(join(tmpdir(), 'slipway-azurite-'));
   const args = [MAIN, '--blobHost', '127.0.0.1', '--blobPort', String(port), '--location', location, '--silent', '--skipApiVersionCheck', '--loose'];
+  if (options.tls) {
+    writeFileSync(join(location, 'cert.pem'), options.tls.cert);
+    writeFileSync(join(location, 'key.pem'), options.tls.key);
+    args.push('--cert', join(location, 'cert.pem'), '--key', join(location, 'key.pem'));
+  }
+  if (options.oauth) args.push('--oauth', 'basic');
   let proc = await startService('Azurite', node24(), args, port);
-  const url = `http://127.0.0.1:${port}/${AZURITE_ACCOUNT}`;
+  const scheme = options.tls ? 'https' : 'http';
+  const url = `${scheme}://127.0.0.1:${port}/${AZURITE_ACCOUNT}`;
   return {
     url,
     port,
-    connectionString: `DefaultEndpointsProtocol=http;AccountName=${AZURITE_ACCOUNT};AccountKey=${AZURITE_KEY};BlobEndpoint=${url};`,
+    connectionString: `DefaultEndpointsProtocol=${scheme};AccountName=${AZURITE_ACCOUNT};AccountKey=${AZURITE_KEY};BlobEndpoint=${url};`,
     pause: () => proc.stop(),
     resume: async () => {
       proc = await startService('Azurite', node24(), args, port);

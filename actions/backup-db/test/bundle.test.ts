@@ -1,13 +1,13 @@
 import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { BlobServiceClient } from '@azure/storage-blob';
+import { BlobServiceClient, ContainerSASPermissions, StorageSharedKeyCredential, generateBlobSASQueryParameters } from '@azure/storage-blob';
 import { MongoClient } from 'mongodb';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { exec } from '../../../packages/shared/src/exec';
 import { runAction } from '../../../test/helpers/action';
 import { runEnv } from '../../../test/helpers/run-env';
-import { startAzurite, type Azurite } from '../../../test/services/azurite';
+import { AZURITE_ACCOUNT, AZURITE_KEY, startAzurite, type Azurite } from '../../../test/services/azurite';
 import { startFerretDb, type FerretDb } from '../../../test/services/ferretdb';
 import { startMariaDb, type MariaDb } from '../../../test/services/mariadb';
 import { startPostgres, type Postgres } from '../../../test/services/postgres';
@@ -153,6 +153,33 @@ describe('dist/backup-db/index.js as the runner runs it', () => {
       await client.close();
     }
   }, 180_000);
+
+  it('Azure through a container SAS: blob index tags where the SAS allows them, a warning and a stored backup where not', async () => {
+    const service = BlobServiceClient.fromConnectionString(azurite.connectionString);
+    await service.getContainerClient('sas-backups').create();
+    const sas = (permissions: string) =>
+      generateBlobSASQueryParameters(
+        { containerName: 'sas-backups', permissions: ContainerSASPermissions.parse(permissions), expiresOn: new Date(Date.now() + 3_600_000) },
+        new StorageSharedKeyCredential(AZURITE_ACCOUNT, AZURITE_KEY),
+      ).toString();
+    const common = { uri: pg.uri('shop'), 'azure-account-url': azurite.url, container: 'sas-backups' };
+
+    const token = sas('racwdlt');
+    const tagged = await runAction('backup-db', { ...common, 'azure-sas-token': token }, RUN_ENV);
+    expect(tagged.exitCode, tagged.stdout + tagged.stderr).toBe(0);
+    const signature = new URLSearchParams(token).get('sig') ?? '';
+    expect(visible(tagged.stdout) + tagged.stderr).not.toContain(signature);
+    expect(tagged.outputs['backup-url']).toBe(`${azurite.url}/sas-backups/${tagged.outputs['backup-name']}`);
+    expect(tagged.stdout).not.toContain('::warning::');
+    const tags = (await service.getContainerClient('sas-backups').getBlobClient(tagged.outputs['backup-name'] ?? '').getTags()).tags;
+    expect(tags).toEqual({ engine: 'postgres', databases: 'shop', created_at: expect.stringMatching(/^\d{4}-\d\d-\d\dT/), tool: 'slipway-backup-db/1', verified_at: expect.stringMatching(/^\d{4}-/) });
+
+    // Without the tag permission the backup is still stored and verified; the step says what it skipped.
+    const untagged = await runAction('backup-db', { ...common, 'azure-sas-token': sas('racwdl') }, runEnv('4244'));
+    expect(untagged.exitCode, untagged.stdout + untagged.stderr).toBe(0);
+    expect(untagged.outputs.verified).toBe('true');
+    expect(untagged.stdout).toMatch(/::warning::Blob index tags were not set on postgres\/shop\/.*'t' permission/);
+  }, 120_000);
 
   it('verify fails clearly on a blob with one byte flipped', async () => {
     const common = { 'azure-connection-string': azurite.connectionString, container: 'flip' };

@@ -42,7 +42,8 @@ function transform(compression: Compression, direction: 'compress' | 'decompress
  */
 function through(source: AsyncIterable<Uint8Array>, stream: Transform | undefined): AsyncIterable<Uint8Array> {
   if (!stream) return source;
-  pipeline(Readable.from(source), stream, () => {
+  // Readable.from buffers 16 chunks ahead by default (16 MiB of MongoDB segments); one keeps the codec busy.
+  pipeline(Readable.from(source, { highWaterMark: 1 }), stream, () => {
     // The error, if any, reaches the consumer through the destroyed transform.
   });
   return stream as AsyncIterable<Buffer>;

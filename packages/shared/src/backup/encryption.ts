@@ -42,7 +42,7 @@ export function parseIdentities(text: string): string[] {
 }
 
 function toWeb(source: AsyncIterable<Uint8Array>): ReadableStream<Uint8Array> {
-  return Readable.toWeb(Readable.from(source)) as unknown as ReadableStream<Uint8Array>;
+  return Readable.toWeb(Readable.from(source, { highWaterMark: 1 })) as unknown as ReadableStream<Uint8Array>;
 }
 
 function fromWeb(stream: ReadableStream<Uint8Array>): AsyncIterable<Uint8Array> {

@@ -104,6 +104,7 @@ export async function runBackup(req: BackupRequest): Promise<BackupResult> {
         return { [META.sha256]: sha256, [META.rawSize]: String(raw) };
       },
     });
+    await req.store.addTags?.(name, { [META.engine]: req.engine, [META.databases]: database, [META.createdAt]: createdAt.toISOString(), [META.tool]: req.tool });
     return { name, url: req.store.locate(name), sizeBytes: result.sizeBytes, rawSizeBytes: raw, sha256: result.sha256, durationSeconds: (performance.now() - started) / 1000, manifest };
   } finally {
     clearInterval(progress);
@@ -205,6 +206,7 @@ export async function verifyBackup(req: VerifyRequest): Promise<{ verifiedAt: st
   if (problems.length) throw new Error(`the test restore of ${req.backup.name} differs from its manifest:\n- ${problems.join('\n- ')}`);
   const verifiedAt = new Date().toISOString();
   await req.store.setMetadata(req.backup.name, { [META.verifiedAt]: verifiedAt });
+  await req.store.addTags?.(req.backup.name, { [META.verifiedAt]: verifiedAt });
   return { verifiedAt };
 }
 

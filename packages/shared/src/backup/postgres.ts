@@ -141,7 +141,9 @@ export function dumpPostgres(uri: string, options: { include?: string[]; exclude
       const selected = selector(options.include ?? [], options.exclude ?? []);
       const tables = all.filter(([schema, table]) => selected(`${schema}.${table}`, table));
       if (filtered && tables.length === 0) throw new Error('there is nothing to back up: no table matched `include` and `exclude`');
-      const args = ['--format=custom', '--no-password', `--snapshot=${snapshot}`, `--dbname=${conn.dbname}`];
+      // Uncompressed (-Z0): the pipeline compresses once with the chosen codec; pg_dump's own zlib would
+      // double the CPU cost and leave nothing for gzip/zstd to gain.
+      const args = ['--format=custom', '--compress=0', '--no-password', `--snapshot=${snapshot}`, `--dbname=${conn.dbname}`];
       if (filtered) args.push(...tables.map(([schema, table]) => `--table=${quoteIdent(schema)}.${quoteIdent(table)}`));
       const dump = streamCommand('pg_dump', args, { env: pgEnv(conn), secrets: [conn.password, uri], onStderr: options.onStderr });
       let first = true;

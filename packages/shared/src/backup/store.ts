@@ -2,6 +2,7 @@ import { createHash } from 'node:crypto';
 import { createReadStream, createWriteStream, existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { dirname, join, relative, sep } from 'node:path';
 import { finished } from 'node:stream/promises';
+import * as core from '@actions/core';
 import type { ContainerClient } from '@azure/storage-blob';
 import { uploadBlocks } from '../azure/block-upload';
 
@@ -34,6 +35,13 @@ export interface BackupStore {
   writeText(name: string, text: string): Promise<void>;
   readText(name: string): Promise<string | undefined>;
   delete(name: string): Promise<void>;
+  /** Merges searchable index tags, where the store has them; never fails the backup over them. */
+  addTags?(name: string, tags: Record<string, string>): Promise<void>;
+}
+
+/** Index tag values allow letters, digits, space and `+ - . / : = _`, at most 256 characters. */
+function tagValue(value: string): string {
+  return value.replace(/[^A-Za-z0-9 +\-./:=_]/g, '_').slice(0, 256);
 }
 
 /** The manifest sits next to its backup. */
@@ -50,8 +58,20 @@ export class AzureBlobStore implements BackupStore {
     return url.toString();
   }
 
+  /**
+   * A SAS scoped to the container may not create it (403): then it has to exist already, and if it
+   * does not, the first block says so.
+   */
+  private async ensureContainer(): Promise<void> {
+    try {
+      await this.container.createIfNotExists();
+    } catch (error) {
+      if ((error as { statusCode?: number }).statusCode !== 403) throw error;
+    }
+  }
+
   async upload(name: string, source: AsyncIterable<Uint8Array>, options: UploadOptions) {
-    await this.container.createIfNotExists();
+    await this.ensureContainer();
     const result = await uploadBlocks(this.container.getBlockBlobClient(name), source, {
       blockSize: options.blockSize,
       concurrency: options.concurrency,
@@ -64,10 +84,15 @@ export class AzureBlobStore implements BackupStore {
 
   async list(prefix: string): Promise<StoredBackup[]> {
     const out: StoredBackup[] = [];
-    if (!(await this.container.exists())) return out;
-    for await (const blob of this.container.listBlobsFlat({ prefix, includeMetadata: true })) {
-      if (isSidecar(blob.name)) continue;
-      out.push({ name: blob.name, sizeBytes: blob.properties.contentLength ?? 0, metadata: blob.metadata ?? {} });
+    // Listed directly, not after container.exists(): a container SAS may list blobs but not read the
+    // container's properties. A container that does not exist holds no backups.
+    try {
+      for await (const blob of this.container.listBlobsFlat({ prefix, includeMetadata: true })) {
+        if (isSidecar(blob.name)) continue;
+        out.push({ name: blob.name, sizeBytes: blob.properties.contentLength ?? 0, metadata: blob.metadata ?? {} });
+      }
+    } catch (error) {
+      if ((error as { statusCode?: number }).statusCode !== 404) throw error;
     }
     return out;
   }
@@ -106,6 +131,20 @@ export class AzureBlobStore implements BackupStore {
 
   async delete(name: string): Promise<void> {
     await this.container.getBlobClient(name).deleteIfExists({ deleteSnapshots: 'include' });
+  }
+
+  /**
+   * Set after the commit, not with it: accounts with a hierarchical namespace have no index tags, and a
+   * SAS may lack the `t` permission; either must not cost the backup, so a refusal is a warning.
+   */
+  async addTags(name: string, tags: Record<string, string>): Promise<void> {
+    const client = this.container.getBlobClient(name);
+    try {
+      const current = (await client.getTags()).tags;
+      await client.setTags({ ...current, ...Object.fromEntries(Object.entries(tags).map(([k, v]) => [k, tagValue(v)])) });
+    } catch (error) {
+      core.warning(`Blob index tags were not set on ${name}: ${(error as Error).message.split('\n')[0]} (the backup is stored; tags need an account without hierarchical namespace and, with a SAS, the 't' permission)`);
+    }
   }
 }
 

@@ -1,4 +1,4 @@
-import { createHash } from 'node:crypto';
+import { hash } from 'node:crypto';
 import { BSON, EJSON } from 'bson';
 import type { Document, MongoClient } from 'mongodb';
 import { InputError } from '../../inputs';
@@ -39,14 +39,49 @@ export async function connectMongo(uri: string, input = 'uri'): Promise<MongoCli
   return client;
 }
 
-/** Sums SHA-256 digests of documents modulo 2^256: the same documents in any order give the same hash. */
+/**
+ * Sums SHA-256 digests of documents modulo 2^256: the same documents in any order give the same hash.
+ * The sum is kept in eight 32-bit limbs and digests come from the one-shot hash, so a document costs
+ * one 32-byte digest and no other allocation: this runs once per document of every backup.
+ */
 export class ContentHash {
-  private sum = 0n;
+  private readonly limbs = new Uint32Array(8);
   add(document: Uint8Array): void {
-    this.sum = BigInt.asUintN(256, this.sum + BigInt(`0x${createHash('sha256').update(document).digest('hex')}`));
+    const digest = hash('sha256', document, 'buffer');
+    let carry = 0;
+    for (let i = 7; i >= 0; i--) {
+      const sum = (this.limbs[i] as number) + digest.readUInt32BE(i * 4) + carry;
+      this.limbs[i] = sum >>> 0;
+      carry = sum > 0xffffffff ? 1 : 0;
+    }
   }
   hex(): string {
-    return this.sum.toString(16).padStart(64, '0');
+    return Array.from(this.limbs, (limb) => limb.toString(16).padStart(8, '0')).join('');
+  }
+}
+
+/**
+ * Documents copied into one buffer as they arrive. Each raw document is a view into the driver's reply;
+ * holding a segment's worth of views would keep the replies and their wrappers alive until V8 promotes
+ * them to the old generation, which then grows with the data. Copied, they die young.
+ */
+class SegmentBuffer {
+  private buffer = Buffer.allocUnsafe(SEGMENT_BYTES + 64 * 1024);
+  size = 0;
+  add(document: Uint8Array): number {
+    if (this.size + document.length > this.buffer.length) {
+      const grown = Buffer.allocUnsafe(Math.max(2 * this.buffer.length, this.size + document.length));
+      this.buffer.copy(grown, 0, 0, this.size);
+      this.buffer = grown;
+    }
+    this.buffer.set(document, this.size);
+    return (this.size += document.length);
+  }
+  take(): Buffer {
+    const taken = this.buffer.subarray(0, this.size);
+    this.buffer = Buffer.allocUnsafe(SEGMENT_BYTES + 64 * 1024);
+    this.size = 0;
+    return taken;
   }
 }
 
@@ -123,22 +158,15 @@ export function dumpMongo(uri: string, selection: MongoSelection, tool: string):
         const hash = new ContentHash();
         let count = 0;
         if (p.type !== 'view') {
-          let segment: Buffer[] = [];
-          let bytes = 0;
+          const segment = new SegmentBuffer();
           const cursor = client.db(p.db).collection(p.source).find({}, { raw: true, batchSize: 1000 });
           for await (const raw of cursor as AsyncIterable<unknown> as AsyncIterable<Buffer>) {
             crc.update(raw);
             hash.add(raw);
             count++;
-            segment.push(raw);
-            bytes += raw.length;
-            if (bytes >= SEGMENT_BYTES) {
-              yield encodeSegment(p.db, p.name, segment);
-              segment = [];
-              bytes = 0;
-            }
+            if (segment.add(raw) >= SEGMENT_BYTES) yield encodeSegment(p.db, p.name, [segment.take()]);
           }
-          if (segment.length) yield encodeSegment(p.db, p.name, segment);
+          if (segment.size) yield encodeSegment(p.db, p.name, [segment.take()]);
         }
         yield encodeEof(p.db, p.name, crc.digest());
         manifest.objects.push({ database: p.db, name: p.name, kind: p.type, count, ...(p.type === 'view' ? {} : { hash: hash.hex() }) });
