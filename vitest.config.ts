@@ -2,6 +2,7 @@ import { spawnSync } from 'node:child_process';
 import { delimiter, join } from 'node:path';
 import { homedir } from 'node:os';
 import { defineConfig } from 'vitest/config';
+import { binDir } from './test/cluster/tools.mjs';
 
 // The pretest builds FerretDB and the MongoDB tools into GOPATH/bin, which is often not on PATH.
 const gopath = spawnSync('go', ['env', 'GOPATH'], { encoding: 'utf8' }).stdout?.trim() || join(homedir(), 'go');
@@ -13,6 +14,9 @@ export default defineConfig({
     hookTimeout: 120_000,
     // Integration tests start real servers on loopback; two cores, so keep files parallel but bounded.
     maxWorkers: 2,
-    env: { PATH: [process.env.PATH, join(gopath, 'bin')].filter(Boolean).join(delimiter) },
+    // kubectl, helm and helm3 of the local cluster's pinned tools come first (test/cluster/tools.mjs).
+    env: { PATH: [binDir(), process.env.PATH, join(gopath, 'bin')].filter(Boolean).join(delimiter) },
+    // One local Kubernetes control plane for the run, for the tests that need one (test/cluster/).
+    globalSetup: ['test/cluster/global-setup.ts'],
   },
 });

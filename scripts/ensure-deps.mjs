@@ -6,6 +6,7 @@ import { chmodSync, cpSync, existsSync, mkdtempSync, readdirSync, rmSync, statSy
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { ensureClusterTools } from '../test/cluster/tools.mjs';
 
 const root = fileURLToPath(new URL('..', import.meta.url));
 // npm writes this after every install; older than package-lock.json means node_modules is stale.
@@ -17,6 +18,7 @@ const SYSTEM = [
   { command: 'openssl', pkg: 'openssl', why: 'TLS certificates for the SMTP tests' },
   { command: 'age', pkg: 'age', why: 'the standard age CLI decrypts what backups encrypt' },
   { command: 'zstd', pkg: 'zstd', why: 'the standard zstd CLI reads what backups compress' },
+  { command: 'unzip', pkg: 'unzip', why: 'kubectl and helm come zipped in an npm package' },
   // The client tools often come without the server; look for the server binary itself.
   { command: 'mariadbd', pkg: 'mariadb-server', why: 'MariaDB server for backup tests' },
   { command: 'mariadb-dump', pkg: 'mariadb-client', why: 'MariaDB client and dump tool for backup tests' },
@@ -126,6 +128,15 @@ function fail(message) {
   process.exit(1);
 }
 
+function ensureCluster() {
+  try {
+    ensureClusterTools();
+  } catch (error) {
+    fail(`the local Kubernetes tools (test/cluster/tools.mjs): ${error.message}`);
+  }
+}
+
 ensureNodeModules();
 ensureSystemPackages();
 ensureGoPrograms();
+ensureCluster();

@@ -1,0 +1,88 @@
+// The local control plane is a real cluster: real API server and controllers, Pods scheduled onto kwok
+// nodes and reported Ready, Helm 3 and 4 waiting on real rollouts, Gateway API objects accepted.
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { exec } from '../../packages/shared/src/exec';
+import { NODES } from './cluster';
+import { KUBERNETES_VERSION } from './tools.mjs';
+import { useCluster } from './use-cluster';
+
+const CHART = join(import.meta.dirname, 'fixtures', 'chart');
+
+const deployment = (name: string, color: string, replicas = 2) => ({
+  apiVersion: 'apps/v1',
+  kind: 'Deployment',
+  metadata: { name: `${name}-${color}`, namespace: 'smoke' },
+  spec: {
+    replicas,
+    selector: { matchLabels: { app: name, color } },
+    template: { metadata: { labels: { app: name, color } }, spec: { containers: [{ name: 'app', image: 'registry.invalid/web:1', ports: [{ containerPort: 8080 }] }] } },
+  },
+});
+
+interface PodList {
+  items: { metadata: { name: string; labels: Record<string, string> }; spec: { nodeName?: string }; status: { phase: string; podIP?: string; conditions?: { type: string; status: string }[] } }[];
+}
+
+describe('local Kubernetes control plane', () => {
+  it('reports the pinned version and runs Deployments to Ready pods on kwok nodes', async () => {
+    const { kubectl } = useCluster();
+    const version = JSON.parse(await kubectl(['version', '-o', 'json'])) as { serverVersion: { gitVersion: string } };
+    expect(version.serverVersion.gitVersion).toBe(KUBERNETES_VERSION);
+    await kubectl(['create', 'namespace', 'smoke']);
+    await kubectl(['apply', '-f', '-'], JSON.stringify({ apiVersion: 'v1', kind: 'List', items: [deployment('web', 'blue'), deployment('web', 'green')] }));
+    await kubectl(['apply', '-f', '-'], JSON.stringify({
+      apiVersion: 'v1', kind: 'Service', metadata: { name: 'web', namespace: 'smoke' },
+      spec: { selector: { app: 'web', color: 'blue' }, ports: [{ port: 80, targetPort: 8080 }] },
+    }));
+    for (const color of ['blue', 'green']) await kubectl(['-n', 'smoke', 'rollout', 'status', `deployment/web-${color}`, '--timeout=60s']);
+
+    const pods = JSON.parse(await kubectl(['-n', 'smoke', 'get', 'pods', '-o', 'json'])) as PodList;
+    expect(pods.items).toHaveLength(4);
+    for (const pod of pods.items) {
+      expect(NODES).toContain(pod.spec.nodeName);
+      expect(pod.status.phase).toBe('Running');
+      expect(pod.status.conditions?.find((c) => c.type === 'Ready')?.status).toBe('True');
+      expect(pod.status.podIP).toMatch(/^198\.18\./);
+    }
+
+    // The Service's endpoints follow its selector: switching the colour label moves them to green.
+    const endpoints = async () => {
+      const slices = JSON.parse(await kubectl(['-n', 'smoke', 'get', 'endpointslices', '-l', 'kubernetes.io/service-name=web', '-o', 'json'])) as { items: { endpoints?: { targetRef?: { name: string }; conditions?: { ready?: boolean } }[] }[] };
+      return slices.items.flatMap((s) => s.endpoints ?? []).filter((e) => e.conditions?.ready).map((e) => e.targetRef?.name ?? '').sort();
+    };
+    const byColor = (color: string) => pods.items.filter((p) => p.metadata.labels.color === color).map((p) => p.metadata.name).sort();
+    await expect.poll(endpoints, { timeout: 30_000 }).toEqual(byColor('blue'));
+    await kubectl(['-n', 'smoke', 'patch', 'service', 'web', '--type=merge', '-p', JSON.stringify({ spec: { selector: { app: 'web', color: 'green' } } })]);
+    await expect.poll(endpoints, { timeout: 30_000 }).toEqual(byColor('green'));
+  }, 120_000);
+
+  it('installs a chart with Helm 4 and Helm 3, both waiting for the rollout', async () => {
+    const { env, kubectl } = useCluster();
+    for (const [helm, release] of [['helm', 'smoke4'], ['helm3', 'smoke3']] as const) {
+      const version = (await exec(helm, ['version', '--short'], { env, silent: true })).stdout;
+      expect(version).toMatch(helm === 'helm' ? /^v4\./ : /^v3\./);
+      await exec(helm, ['install', release, CHART, '--namespace', 'helm-smoke', '--create-namespace', '--wait', '--timeout', '90s', '--set', 'replicas=3'], { env, silent: true });
+      const status = JSON.parse((await exec(helm, ['status', release, '-n', 'helm-smoke', '-o', 'json'], { env, silent: true })).stdout) as { info: { status: string } };
+      expect(status.info.status).toBe('deployed');
+      expect((await kubectl(['-n', 'helm-smoke', 'get', 'deployment', release, '-o', 'jsonpath={.status.readyReplicas}'])).trim()).toBe('3');
+    }
+  }, 180_000);
+
+  it('accepts Gateway API HTTPRoutes and patches their backend weights', async () => {
+    const { kubectl } = useCluster();
+    await kubectl(['create', 'namespace', 'routes']);
+    const route = {
+      apiVersion: 'gateway.networking.k8s.io/v1',
+      kind: 'HTTPRoute',
+      metadata: { name: 'web', namespace: 'routes' },
+      spec: { rules: [{ backendRefs: [{ name: 'web-stable', port: 80, weight: 100 }, { name: 'web-canary', port: 80, weight: 0 }] }] },
+    };
+    await kubectl(['apply', '-f', '-'], JSON.stringify(route));
+    const patch = [{ op: 'replace', path: '/spec/rules/0/backendRefs/0/weight', value: 75 }, { op: 'replace', path: '/spec/rules/0/backendRefs/1/weight', value: 25 }];
+    await kubectl(['-n', 'routes', 'patch', 'httproute', 'web', '--type=json', '-p', JSON.stringify(patch)]);
+    expect((await kubectl(['-n', 'routes', 'get', 'httproute', 'web', '-o', 'jsonpath={.spec.rules[0].backendRefs[*].weight}'])).trim()).toBe('75 25');
+    // The CRD's schema is enforced by the API server: a negative weight is refused.
+    await expect(kubectl(['-n', 'routes', 'patch', 'httproute', 'web', '--type=json', '-p', JSON.stringify([{ op: 'replace', path: '/spec/rules/0/backendRefs/0/weight', value: -1 }])])).rejects.toThrow(/weight/);
+  }, 60_000);
+});
