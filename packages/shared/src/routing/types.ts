@@ -1,0 +1,55 @@
+/** The routers Slipway can drive; blue-green-switch and canary-analyze take the same ones. */
+export const ROUTER_KINDS = ['nginx', 'kubernetes-service', 'gateway-api', 'ingress-nginx'] as const;
+export type RouterKind = (typeof ROUTER_KINDS)[number];
+
+/** Percent of traffic per backend (blue/green, or stable/canary); the values add up to 100. */
+export type Weights = Record<string, number>;
+
+/** Who changed routing, when and from which run: written next to the routing itself. */
+export interface SwitchRecord {
+  by: string;
+  at: string;
+  runUrl?: string;
+  /** e.g. `switch`, `rollback`, `canary step 25 %`. */
+  reason: string;
+}
+
+export interface RoutingState {
+  /** Weights as the router has them now; empty when it has never been set (e.g. no nginx file yet). */
+  weights: Weights;
+  /** Everything needed to put routing back exactly as it was; opaque to callers. */
+  snapshot: string;
+  record?: SwitchRecord;
+}
+
+export interface Router {
+  readonly kind: RouterKind;
+  /** The two backends, in the order of their inputs (blue, green / stable, canary). */
+  readonly backends: readonly [string, string];
+  read(): Promise<RoutingState>;
+  /**
+   * Sets the weights and records who did it. Refuses, changing nothing, to give traffic to a backend
+   * with no ready endpoints, and weights a router cannot express (a Service selector is all or nothing).
+   */
+  apply(weights: Weights, record: SwitchRecord): Promise<RoutingState>;
+  /** Puts back a snapshot taken by read(), exactly; no readiness check, so a rollback always runs. */
+  restore(snapshot: string, record: SwitchRecord): Promise<void>;
+  /** Ready endpoints behind a backend. */
+  readyEndpoints(backend: string): Promise<number>;
+}
+
+/** Checks weights are whole percents for exactly these two backends, adding up to 100. */
+export function checkWeights(weights: Weights, backends: readonly [string, string]): void {
+  const names = Object.keys(weights).sort();
+  const values = backends.map((b) => weights[b]);
+  if (names.join() !== [...backends].sort().join() || values.some((v) => v === undefined || !Number.isInteger(v) || v < 0 || v > 100) || (values[0] ?? 0) + (values[1] ?? 0) !== 100) {
+    throw new Error(`weights must be whole percents for ${backends.join(' and ')} adding up to 100, got ${JSON.stringify(weights)}`);
+  }
+}
+
+/** The backends given traffic that have no ready endpoint: sending traffic there would fail it. */
+export async function unreadyTargets(router: Router, weights: Weights): Promise<string[]> {
+  const targets = router.backends.filter((b) => (weights[b] ?? 0) > 0);
+  const counts = await Promise.all(targets.map((b) => router.readyEndpoints(b)));
+  return targets.filter((_, i) => counts[i] === 0);
+}

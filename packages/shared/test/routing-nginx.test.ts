@@ -1,0 +1,107 @@
+// The nginx router against a real nginx from Debian in front of two real HTTP backends.
+import { readFileSync, writeFileSync } from 'node:fs';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { NginxRouter, renderUpstream, splitCommandLine, type NginxRouterOptions, type SwitchRecord } from '../src/routing/index';
+import { freePort, listen, type Listening } from '../../../test/helpers/net';
+import { startNginx, type Nginx } from '../../../test/services/nginx';
+
+const record = (reason: string): SwitchRecord => ({ by: 'octocat', at: '2026-11-23T08:00:00.000Z', runUrl: 'https://github.com/acme/shop/actions/runs/42', reason });
+
+let blue: Listening;
+let green: Listening;
+let nginx: Nginx;
+let options: NginxRouterOptions;
+const address = (l: Listening) => new URL(l.url).host;
+
+beforeAll(async () => {
+  [blue, green] = await Promise.all([listen((_req, res) => res.end('blue')), listen((_req, res) => res.end('green'))]);
+  const servers = { blue: [address(blue)], green: [address(green)] };
+  nginx = await startNginx({
+    upstream: 'app',
+    writeUpstream: (file) => writeFileSync(file, renderUpstream({ upstream: 'app', backends: ['blue', 'green'], servers }, { blue: 100, green: 0 }, record('first setup'))),
+  });
+  options = { configPath: nginx.upstreamFile, upstream: 'app', backends: ['blue', 'green'], servers, testCommand: nginx.testCommand, reloadCommand: nginx.reloadCommand };
+}, 60_000);
+afterAll(async () => {
+  await Promise.all([nginx?.stop(), blue?.close(), green?.close()]);
+});
+
+async function responses(count: number): Promise<Record<string, number>> {
+  const seen: Record<string, number> = {};
+  for (let i = 0; i < count; i++) {
+    const body = await (await fetch(nginx.url)).text();
+    seen[body] = (seen[body] ?? 0) + 1;
+  }
+  return seen;
+}
+
+describe('nginx router', () => {
+  it('switches all traffic to green with a checked, reloaded include file, and restores it exactly', async () => {
+    const router = new NginxRouter(options);
+    const before = await router.read();
+    expect(before.weights).toEqual({ blue: 100, green: 0 });
+    expect(await responses(10)).toEqual({ blue: 10 });
+    const original = readFileSync(nginx.upstreamFile, 'utf8');
+
+    const after = await router.apply({ blue: 0, green: 100 }, record('switch'));
+    expect(after.weights).toEqual({ blue: 0, green: 100 });
+    expect(after.record).toEqual(record('switch'));
+    const file = readFileSync(nginx.upstreamFile, 'utf8');
+    expect(file).toContain(`server ${address(blue)} down;  # blue`);
+    expect(file).toContain(`server ${address(green)} weight=100;  # green`);
+    expect(file).toContain('# switch by octocat at 2026-11-23T08:00:00.000Z in https://github.com/acme/shop/actions/runs/42');
+    await expect.poll(() => responses(10), { timeout: 5000 }).toEqual({ green: 10 });
+
+    await router.restore(before.snapshot, record('rollback'));
+    expect(readFileSync(nginx.upstreamFile, 'utf8')).toBe(original);
+    await expect.poll(() => responses(10), { timeout: 5000 }).toEqual({ blue: 10 });
+  }, 30_000);
+
+  it('splits traffic by weight (smooth weighted round robin)', async () => {
+    const router = new NginxRouter(options);
+    await router.apply({ blue: 80, green: 20 }, record('canary step 20 %'));
+    await new Promise((r) => setTimeout(r, 300));
+    const seen = await responses(100);
+    expect(seen.green).toBeGreaterThanOrEqual(15);
+    expect(seen.green).toBeLessThanOrEqual(25);
+    await router.apply({ blue: 100, green: 0 }, record('reset'));
+    // `nginx -s reload` returns before the new workers take over; let the reset settle.
+    await expect.poll(() => responses(10), { timeout: 5000 }).toEqual({ blue: 10 });
+  }, 30_000);
+
+  it('keeps weights in proportion when backends have different numbers of servers', () => {
+    const text = renderUpstream({ upstream: 'app', backends: ['stable', 'canary'], servers: { stable: ['a:1', 'b:1', 'c:1'], canary: ['d:1'] } }, { stable: 90, canary: 10 }, record('x'));
+    // 3 × 90 × 1 : 1 × 10 × 3 = 270 : 30 = 90 % : 10 %.
+    expect(text.match(/weight=\d+/g)).toEqual(['weight=90', 'weight=90', 'weight=90', 'weight=30']);
+  });
+
+  it('refuses a backend none of whose servers accepts connections, changing nothing', async () => {
+    const dead = `127.0.0.1:${await freePort()}`;
+    const router = new NginxRouter({ ...options, servers: { blue: options.servers.blue ?? [], green: [dead] } });
+    const before = readFileSync(nginx.upstreamFile, 'utf8');
+    await expect(router.apply({ blue: 0, green: 100 }, record('switch'))).rejects.toThrow(`no server of green accepts connections (${dead})`);
+    expect(readFileSync(nginx.upstreamFile, 'utf8')).toBe(before);
+  });
+
+  it('puts the previous file back when nginx -t rejects the new one', async () => {
+    const router = new NginxRouter({ ...options, upstream: 'app;' });
+    const before = readFileSync(nginx.upstreamFile, 'utf8');
+    await expect(router.apply({ blue: 0, green: 100 }, record('switch'))).rejects.toThrow(/the nginx configuration test failed .*was put back as it was/s);
+    expect(readFileSync(nginx.upstreamFile, 'utf8')).toBe(before);
+    expect(await responses(5)).toEqual({ blue: 5 });
+  });
+});
+
+describe('command lines from inputs', () => {
+  it('splits words and quotes like a shell, without one', () => {
+    expect(splitCommandLine('nginx-reload-command', `sudo systemctl reload nginx`)).toEqual(['sudo', 'systemctl', 'reload', 'nginx']);
+    expect(splitCommandLine('x', `docker exec "my proxy" nginx -s 'reload'`)).toEqual(['docker', 'exec', 'my proxy', 'nginx', '-s', 'reload']);
+    expect(splitCommandLine('x', `a\\ b "c \\"d\\""`)).toEqual(['a b', 'c "d"']);
+  });
+
+  it('refuses what only a shell would do, naming the input', () => {
+    expect(() => splitCommandLine('nginx-test-command', 'nginx -t && echo ok')).toThrow(/Input 'nginx-test-command' is invalid: got "nginx -t && echo ok"; expected a plain command .* without a shell, so '&'/);
+    expect(() => splitCommandLine('nginx-test-command', `nginx "-t`)).toThrow(/balanced quotes/);
+    expect(() => splitCommandLine('nginx-test-command', '  ')).toThrow(/expected a command/);
+  });
+});
