@@ -15,7 +15,7 @@ export default tseslint.config(
     },
   },
   {
-    files: ['scripts/**/*.mjs', 'scripts/**/*.ts', 'test/**/*.ts', 'test/**/*.mjs', '**/test/**/*.ts'],
+    files: ['scripts/**/*.mjs', 'scripts/**/*.ts', 'test/**/*.ts', 'test/**/*.mjs', '**/test/**/*.ts', 'examples/**/*.mjs'],
     languageOptions: { globals: { process: 'readonly', console: 'readonly', URL: 'readonly' } },
     // In tests a `!` after a lookup is an assertion the next expect() would make anyway.
     rules: { 'no-console': 'off', '@typescript-eslint/no-non-null-assertion': 'off' },

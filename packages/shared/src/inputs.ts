@@ -23,7 +23,8 @@ function describe(value: string, secret: boolean): string {
 export interface InputOptions {
   /** Registers the value with the runner so it is masked in every log line. */
   secret?: boolean;
-  required?: boolean;
+  /** true, or what the value should be, for the error when it is missing. */
+  required?: boolean | string;
 }
 
 /**
@@ -34,7 +35,7 @@ export function getString(name: string, options: InputOptions = {}): string {
   const value = core.getInput(name);
   if (options.secret && value) core.setSecret(value);
   if (options.required && !value) {
-    throw new InputError(name, value, 'a non-empty value (this input is required)', options.secret);
+    throw new InputError(name, value, typeof options.required === 'string' ? options.required : 'a non-empty value (this input is required)', options.secret);
   }
   return value;
 }

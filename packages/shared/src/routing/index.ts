@@ -48,3 +48,4 @@ export function createRouter(config: RouterConfig): { router: Router; close(): v
       return { router: new IngressNginxRouter(kubectl, k.ingress ?? '', config.backends, services), close };
   }
 }
+export * from './probes';

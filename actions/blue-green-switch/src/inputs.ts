@@ -1,0 +1,105 @@
+import { InputError, checkUrl, getBoolean, getDuration, getEnum, getInteger, getList, getString } from '@slipway/shared';
+import * as routing from '@slipway/shared/routing';
+
+export const COLORS = ['blue', 'green'] as const;
+export type Color = (typeof COLORS)[number];
+
+export interface BlueGreenConfig {
+  action: 'switch' | 'rollback' | 'status';
+  target?: Color;
+  router: routing.RouterConfig;
+  health?: routing.HealthGate;
+  watch?: routing.WatchSpec;
+  autoRollback: boolean;
+  summary: boolean;
+}
+
+/** `host:port`, `[v6]:port` or `unix:/path`, as nginx's `server` takes them. */
+const SERVER = /^(unix:\/\S+|\[[0-9a-fA-F:.]+\]:\d{1,5}|[A-Za-z0-9.-]+:\d{1,5})$/;
+
+function servers(name: string, list: string[]): string[] {
+  if (list.length === 0) throw new InputError(name, '', 'the upstream servers of this colour, `host:port` (one per line or comma-separated)');
+  for (const s of list) if (!SERVER.test(s)) throw new InputError(name, s, '`host:port`, `[::1]:port` or `unix:/path`');
+  return list;
+}
+
+function readRouter(kind: routing.RouterKind): routing.RouterConfig {
+  const backends = COLORS;
+  if (kind === 'nginx') {
+    const upstream = getString('nginx-upstream-name') || 'slipway_backend';
+    if (!/^[A-Za-z0-9_.-]+$/.test(upstream)) throw new InputError('nginx-upstream-name', upstream, 'an nginx upstream name (letters, digits, `_`, `.`, `-`)');
+    return {
+      kind,
+      backends,
+      nginx: {
+        configPath: getString('nginx-config-path', { required: 'the file Slipway owns with the upstream, included by your nginx config inside `http { }`' }),
+        upstream,
+        servers: { blue: servers('nginx-upstream-blue', getList('nginx-upstream-blue')), green: servers('nginx-upstream-green', getList('nginx-upstream-green')) },
+        testCommand: routing.splitCommandLine('nginx-test-command', getString('nginx-test-command') || 'nginx -t'),
+        reloadCommand: routing.splitCommandLine('nginx-reload-command', getString('nginx-reload-command') || 'nginx -s reload'),
+      },
+    };
+  }
+  const kubernetes: NonNullable<routing.RouterConfig['kubernetes']> = {
+    kubeconfig: getString('kubeconfig', { secret: true }),
+    context: getString('kube-context'),
+    namespace: getString('namespace') || 'default',
+  };
+  if (kind === 'kubernetes-service') {
+    kubernetes.service = getString('service', { required: 'the Service whose selector picks the live colour' });
+    kubernetes.colorLabel = getString('color-label') || 'color';
+  } else {
+    kubernetes.services = { blue: getString('backend-blue', { required: 'the Service of the blue colour' }), green: getString('backend-green', { required: 'the Service of the green colour' }) };
+    if (kind === 'gateway-api') kubernetes.route = getString('route', { required: 'the HTTPRoute whose rules route to backend-blue and backend-green' });
+    else kubernetes.ingress = getString('ingress', { required: "ingress-nginx's canary Ingress (annotated `nginx.ingress.kubernetes.io/canary: \"true\"`)" });
+  }
+  return { kind, backends, kubernetes };
+}
+
+const probeTimeout = (interval: number) => Math.max(1000, Math.min(10_000, interval));
+
+/** Reads and checks every input before anything is changed. */
+export function readInputs(): BlueGreenConfig {
+  if (!getString('router')) throw new InputError('router', '', `one of ${routing.ROUTER_KINDS.map((k) => `\`${k}\``).join(', ')}`);
+  const kind = getEnum('router', routing.ROUTER_KINDS, 'nginx');
+  const action = getEnum('action', ['switch', 'rollback', 'status'] as const, 'switch');
+  const target = getString('target') ? getEnum('target', COLORS, 'green') : undefined;
+  const router = readRouter(kind);
+
+  const expectStatus = getInteger('health-expect-status', 200, { min: 100, max: 599 });
+  let health: routing.HealthGate | undefined;
+  const healthUrl = getString('health-url');
+  if (healthUrl) {
+    const intervalMs = getDuration('health-interval', '5s');
+    health = {
+      url: healthUrl,
+      expectStatus,
+      expectBody: getString('health-expect-body') || undefined,
+      successes: getInteger('health-successes', 3, { min: 1, max: 100 }),
+      intervalMs,
+      deadlineMs: getDuration('health-timeout', '2m'),
+      timeoutMs: probeTimeout(intervalMs),
+    };
+  }
+
+  let watch: routing.WatchSpec | undefined;
+  const watchUrl = getString('watch-url');
+  const prometheusUrl = getString('prometheus-url');
+  const watchQuery = getString('watch-query');
+  if (prometheusUrl && !watchQuery) throw new InputError('watch-query', '', 'a PromQL query returning one error rate (0–1), since prometheus-url is set');
+  if (watchQuery && !prometheusUrl) throw new InputError('prometheus-url', '', 'the Prometheus base URL, since watch-query is set');
+  if (watchUrl || prometheusUrl) {
+    const intervalMs = getDuration('watch-interval', '10s');
+    const rateText = getString('watch-max-error-rate') || '0.01';
+    const maxErrorRate = Number(rateText);
+    if (!(maxErrorRate >= 0 && maxErrorRate < 1)) throw new InputError('watch-max-error-rate', rateText, 'a fraction from 0 to below 1, e.g. `0.01` for 1 %');
+    watch = {
+      durationMs: getDuration('watch-duration', '5m'),
+      intervalMs,
+      maxErrorRate,
+      url: watchUrl ? { url: checkUrl('watch-url', watchUrl, { allowInsecure: true }).toString(), expectStatus, timeoutMs: probeTimeout(intervalMs) } : undefined,
+      prometheus: prometheusUrl ? { url: checkUrl('prometheus-url', prometheusUrl, { allowInsecure: true }).toString(), query: watchQuery } : undefined,
+    };
+  }
+  return { action, target, router, health, watch, autoRollback: getBoolean('auto-rollback', true), summary: getBoolean('summary', true) };
+}

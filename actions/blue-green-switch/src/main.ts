@@ -1,0 +1,90 @@
+import * as core from '@actions/core';
+import { addTable, contextVars, formatDuration, getContext, renderTemplate, run, writeSummary } from '@slipway/shared';
+import * as routing from '@slipway/shared/routing';
+import { COLORS, readInputs, type Color } from './inputs';
+
+const other = (color: Color): Color => (color === 'blue' ? 'green' : 'blue');
+const allTo = (color: Color): routing.Weights => ({ [color]: 100, [other(color)]: 0 });
+/** The colour getting all traffic, if one does. */
+const liveColor = (weights: routing.Weights): Color | undefined => COLORS.find((c) => weights[c] === 100);
+
+run(async () => {
+  const config = readInputs();
+  const context = getContext();
+  const started = Date.now();
+  const timeline: string[][] = [];
+  const note = (event: string, detail: string) => {
+    timeline.push([`+${formatDuration(Date.now() - started)}`, event, detail]);
+    core.info(`${event}: ${detail}`);
+  };
+  const record = (reason: string): routing.SwitchRecord => ({ by: context.actor || 'unknown', at: new Date().toISOString(), runUrl: context.runUrl || undefined, reason });
+  const outputs = { active: '', previous: '', switched: 'false', 'rolled-back': 'false' };
+  const { router, close } = routing.createRouter(config.router);
+  try {
+    const state = await router.read();
+    const live = liveColor(state.weights);
+    outputs.active = live ?? '';
+    note('State', `${config.router.kind}: ${Object.keys(state.weights).length ? JSON.stringify(state.weights) : 'never switched'}${state.record ? `; last ${state.record.reason} by ${state.record.by} at ${state.record.at}` : ''}`);
+    if (config.action === 'status') return;
+
+    if (config.action === 'rollback') {
+      if (!live) throw new Error('nothing to roll back: no colour gets all traffic now');
+      await router.apply(allTo(other(live)), record('rollback'));
+      Object.assign(outputs, { active: other(live), previous: live, switched: 'true', 'rolled-back': 'true' });
+      note('Rolled back', `all traffic to ${other(live)} (was ${live})`);
+      return;
+    }
+
+    const target = config.target ?? (live ? other(live) : undefined);
+    if (!target) throw new Error("Input 'target' is needed: no colour is live yet, so there is no other colour to switch to (give `blue` or `green`)");
+    if (target === live) {
+      note('No change', `${target} is already live`);
+      return;
+    }
+
+    if (config.health) {
+      const url = renderTemplate(config.health.url, contextVars(context, { color: target }), 'health-url');
+      const gate = await routing.waitHealthy({ ...config.health, url }, (r, streak) => core.info(`  health ${target}: ${r.ok ? 'ok' : 'FAIL'} ${r.detail} (${r.ms} ms), ${streak}/${config.health?.successes} in a row`));
+      const last = gate.probes.at(-1);
+      if (!gate.healthy) {
+        note('Health gate failed', `${target} at ${url}: last ${last?.detail}; traffic untouched`);
+        throw new Error(`${target} failed its health gate (${config.health.successes} successes in a row within ${formatDuration(config.health.deadlineMs)}; last: ${last?.detail}); traffic was not switched`);
+      }
+      note('Health gate passed', `${target}: ${config.health.successes} successes in a row (${gate.probes.length} probes)`);
+    }
+
+    await router.apply(allTo(target), record('switch'));
+    Object.assign(outputs, { active: target, previous: live ?? '', switched: 'true' });
+    note('Switched', `all traffic to ${target}${live ? ` (was ${live})` : ''}`);
+
+    if (config.watch) {
+      const watched = await routing.watchAfterSwitch(config.watch, (t) => core.info(`  watch: error rate ${(t.errorRate * 100).toFixed(1)} % (${t.detail})`));
+      const last = watched.ticks.at(-1);
+      if (watched.ok) {
+        note('Watch passed', `${formatDuration(config.watch.durationMs)}, error rate ${((last?.errorRate ?? 0) * 100).toFixed(2)} % ≤ ${config.watch.maxErrorRate * 100} %`);
+      } else {
+        const why = `error rate ${((last?.errorRate ?? 0) * 100).toFixed(1)} % > ${config.watch.maxErrorRate * 100} % (${last?.detail})`;
+        note('Watch failed', why);
+        if (!config.autoRollback) throw new Error(`${target} failed the watch after the switch: ${why}; auto-rollback is off, so traffic stays on ${target}`);
+        // Routing first: restore exactly what was there before anything else.
+        await router.restore(state.snapshot, record('automatic rollback'));
+        Object.assign(outputs, { active: live ?? '', previous: target, 'rolled-back': 'true' });
+        note('Rolled back', `routing restored as it was before the switch${live ? ` (all traffic to ${live})` : ''}`);
+        throw new Error(`${target} failed the watch after the switch (${why}); routing was rolled back${live ? ` to ${live}` : ''}`);
+      }
+    }
+  } finally {
+    close();
+    core.setOutput('active', outputs.active);
+    core.setOutput('previous', outputs.previous);
+    core.setOutput('switched', outputs.switched);
+    core.setOutput('rolled-back', outputs['rolled-back']);
+    if (config.summary) {
+      core.summary.addHeading(`blue-green-switch: ${config.action} (${config.router.kind})`, 3);
+      addTable(['', ''], [['Live', outputs.active || 'none'], ['Previous', outputs.previous || '—'], ['Switched', outputs.switched], ['Rolled back', outputs['rolled-back']]]);
+      core.summary.addHeading('Timeline', 4);
+      addTable(['When', 'Event', 'Detail'], timeline);
+      await writeSummary();
+    }
+  }
+});

@@ -1,0 +1,161 @@
+// dist/blue-green-switch/index.js as the runner runs it, against a real nginx in front of two instances
+// of the demo service, with load running through nginx; and against the local Kubernetes cluster.
+import { randomBytes } from 'node:crypto';
+import { readFileSync, writeFileSync } from 'node:fs';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { renderUpstream } from '../../../packages/shared/src/routing/index';
+import { runAction } from '../../../test/helpers/action';
+import { startLoad, type LoadSample } from '../../../test/helpers/load';
+import { runEnv } from '../../../test/helpers/run-env';
+import { useCluster } from '../../../test/cluster/use-cluster';
+import { startDemoApp, type DemoApp } from '../../../test/services/demo-app';
+import { startNginx, type Nginx } from '../../../test/services/nginx';
+
+let blue: DemoApp;
+let green: DemoApp;
+let nginx: Nginx;
+const RUN_ENV = runEnv('7001');
+
+beforeAll(async () => {
+  [blue, green] = await Promise.all([startDemoApp({ color: 'blue', version: '1.0.0' }), startDemoApp({ color: 'green', version: '1.1.0' })]);
+  nginx = await startNginx({
+    upstream: 'app',
+    writeUpstream: (file) =>
+      writeFileSync(file, renderUpstream({ upstream: 'app', backends: ['blue', 'green'], servers: { blue: [blue.address], green: [green.address] } }, { blue: 100, green: 0 }, { by: 'ops', at: '2026-11-01T00:00:00Z', reason: 'first setup' })),
+  });
+}, 60_000);
+afterAll(async () => {
+  await Promise.all([nginx?.stop(), blue?.stop(), green?.stop()]);
+});
+
+const nginxInputs = () => ({
+  router: 'nginx',
+  'nginx-config-path': nginx.upstreamFile,
+  'nginx-upstream-name': 'app',
+  'nginx-upstream-blue': blue.address,
+  'nginx-upstream-green': green.address,
+  'nginx-test-command': nginx.testCommand.join(' '),
+  'nginx-reload-command': nginx.reloadCommand.join(' '),
+});
+const failures = (samples: LoadSample[]) => samples.filter((s) => s.error || s.status !== 200);
+
+describe('dist/blue-green-switch/index.js with nginx', () => {
+  it('switches blue → green under load: health gate, switch, watch; no failed request, all green within 2 s', async () => {
+    const load = startLoad(nginx.url, 100);
+    await new Promise((r) => setTimeout(r, 1000));
+    const run = await runAction('blue-green-switch', {
+      ...nginxInputs(),
+      'health-url': `${green.url}/healthz`,
+      'health-expect-body': 'ok',
+      'health-successes': '3',
+      'health-interval': '200ms',
+      'watch-url': nginx.url,
+      'watch-duration': '3s',
+      'watch-interval': '500ms',
+      'watch-max-error-rate': '0',
+    }, RUN_ENV);
+    await new Promise((r) => setTimeout(r, 1000));
+    const samples = await load.stop();
+    expect(run.exitCode, run.stdout + run.stderr).toBe(0);
+    expect(run.outputs).toMatchObject({ active: 'green', previous: 'blue', switched: 'true', 'rolled-back': 'false' });
+    expect(failures(samples)).toEqual([]);
+    const firstGreen = samples.find((s) => s.color === 'green');
+    expect(firstGreen).toBeDefined();
+    const late = samples.filter((s) => s.at > (firstGreen?.at ?? 0) + 2000);
+    expect(late.length).toBeGreaterThan(100);
+    expect(late.filter((s) => s.color !== 'green')).toEqual([]);
+    expect(readFileSync(nginx.upstreamFile, 'utf8')).toContain('# switch by octocat at ');
+    expect(run.summary).toContain('Timeline');
+    expect(run.summary).toMatch(/Health gate passed.*Switched.*Watch passed/s);
+  }, 60_000);
+
+  it('switching to the colour already live is a successful no-op', async () => {
+    const run = await runAction('blue-green-switch', { ...nginxInputs(), target: 'green' }, RUN_ENV);
+    expect(run.exitCode, run.stdout + run.stderr).toBe(0);
+    expect(run.outputs).toMatchObject({ active: 'green', switched: 'false', 'rolled-back': 'false' });
+    expect(run.stdout).toContain('No change: green is already live');
+  }, 30_000);
+
+  it('leaves traffic untouched when the target fails its health gate', async () => {
+    const before = readFileSync(nginx.upstreamFile, 'utf8');
+    await blue.fail(1);
+    try {
+      const run = await runAction('blue-green-switch', { ...nginxInputs(), 'health-url': `${blue.url}/healthz`, 'health-successes': '2', 'health-interval': '200ms', 'health-timeout': '2s' }, RUN_ENV);
+      expect(run.exitCode).toBe(1);
+      expect(run.stdout).toMatch(/::error::blue failed its health gate \(2 successes in a row within 2s; last: 503 \(expected 200\)\); traffic was not switched/);
+      expect(run.outputs).toMatchObject({ active: 'green', switched: 'false', 'rolled-back': 'false' });
+      expect(readFileSync(nginx.upstreamFile, 'utf8')).toBe(before);
+    } finally {
+      await blue.fail(0);
+    }
+  }, 30_000);
+
+  it('rolls back automatically, restoring routing exactly, when the new colour starts failing during the watch', async () => {
+    const before = readFileSync(nginx.upstreamFile, 'utf8');
+    const load = startLoad(nginx.url, 50);
+    const running = runAction('blue-green-switch', { ...nginxInputs(), 'watch-url': nginx.url, 'watch-duration': '20s', 'watch-interval': '300ms', 'watch-max-error-rate': '0.05' }, RUN_ENV);
+    // Once blue is live, it starts answering 500.
+    await expect.poll(() => readFileSync(nginx.upstreamFile, 'utf8').includes(`server ${blue.address} weight=100`), { timeout: 15_000, interval: 50 }).toBe(true);
+    await blue.fail(1);
+    const run = await running;
+    await blue.fail(0);
+    await new Promise((r) => setTimeout(r, 2500));
+    const samples = await load.stop();
+    expect(run.exitCode).toBe(1);
+    expect(run.stdout).toMatch(/::error::blue failed the watch after the switch \(error rate \d+\.\d %25 > 5 %25 .*\); routing was rolled back to green/);
+    expect(run.outputs).toMatchObject({ active: 'green', previous: 'blue', switched: 'true', 'rolled-back': 'true' });
+    expect(readFileSync(nginx.upstreamFile, 'utf8')).toBe(before);
+    expect(run.summary).toMatch(/Watch failed.*Rolled back/s);
+    // After the rollback settles, green answers everything again.
+    const end = samples.at(-1)?.at ?? 0;
+    expect(samples.filter((s) => s.at > end - 1000).every((s) => s.color === 'green' && s.status === 200)).toBe(true);
+  }, 60_000);
+
+  it('explains bad inputs, naming the input', async () => {
+    const none = await runAction('blue-green-switch', {}, RUN_ENV);
+    expect(none.stdout).toMatch(/::error::Input 'router' is invalid: got an empty value; expected one of `nginx`, `kubernetes-service`, `gateway-api`, `ingress-nginx`/);
+    const server = await runAction('blue-green-switch', { ...nginxInputs(), 'nginx-upstream-blue': 'http://10.0.0.1' }, RUN_ENV);
+    expect(server.stdout).toMatch(/Input 'nginx-upstream-blue' is invalid: got "http:\/\/10.0.0.1"; expected `host:port`/);
+    const shell = await runAction('blue-green-switch', { ...nginxInputs(), 'nginx-reload-command': 'nginx -s reload && echo done' }, RUN_ENV);
+    expect(shell.stdout).toMatch(/Input 'nginx-reload-command' is invalid: .*without a shell/);
+    const query = await runAction('blue-green-switch', { ...nginxInputs(), 'prometheus-url': 'http://127.0.0.1:9090' }, RUN_ENV);
+    expect(query.stdout).toMatch(/Input 'watch-query' is invalid/);
+    for (const run of [none, server, shell, query]) expect(run.exitCode).toBe(1);
+  }, 30_000);
+});
+
+describe('dist/blue-green-switch/index.js with Kubernetes', () => {
+  it('switches a Service selector with the kubeconfig given as content, never logging it', async () => {
+    const cluster = useCluster();
+    const ns = `bg-${randomBytes(3).toString('hex')}`;
+    await cluster.kubectl(['create', 'namespace', ns]);
+    const items = ['blue', 'green'].map((color) => ({
+      apiVersion: 'apps/v1',
+      kind: 'Deployment',
+      metadata: { name: `shop-${color}`, namespace: ns },
+      spec: { replicas: 1, selector: { matchLabels: { app: 'shop', color } }, template: { metadata: { labels: { app: 'shop', color } }, spec: { containers: [{ name: 'shop', image: 'registry.invalid/shop:1' }] } } },
+    }));
+    await cluster.kubectl(['apply', '-f', '-'], JSON.stringify({ apiVersion: 'v1', kind: 'List', items: [...items, { apiVersion: 'v1', kind: 'Service', metadata: { name: 'shop', namespace: ns }, spec: { selector: { app: 'shop', color: 'blue' }, ports: [{ port: 80 }] } }] }));
+    for (const color of ['blue', 'green']) await cluster.kubectl(['-n', ns, 'rollout', 'status', `deployment/shop-${color}`, '--timeout=60s']);
+
+    const inputs = { router: 'kubernetes-service', kubeconfig: cluster.kubeconfigContent, namespace: ns, service: 'shop' };
+    // kubectl comes from PATH, as on a runner.
+    const env = { ...RUN_ENV, PATH: cluster.env.PATH ?? '' };
+    const run = await runAction('blue-green-switch', inputs, env);
+    expect(run.exitCode, run.stdout + run.stderr).toBe(0);
+    expect(run.outputs).toMatchObject({ active: 'green', previous: 'blue', switched: 'true' });
+    expect((await cluster.kubectl(['-n', ns, 'get', 'service', 'shop', '-o', 'jsonpath={.spec.selector.color}'])).trim()).toBe('green');
+    const token = /token: (\S+)/.exec(cluster.kubeconfigContent)?.[1] ?? (JSON.parse(cluster.kubeconfigContent) as { users: { user: { token: string } }[] }).users[0]?.user.token ?? '';
+    expect(token).not.toBe('');
+    const visible = run.stdout.split('\n').filter((l) => !l.startsWith('::add-mask::')).join('\n');
+    expect(visible + run.stderr).not.toContain(token);
+
+    const back = await runAction('blue-green-switch', { ...inputs, action: 'rollback' }, env);
+    expect(back.exitCode, back.stdout + back.stderr).toBe(0);
+    expect(back.outputs).toMatchObject({ active: 'blue', previous: 'green', 'rolled-back': 'true' });
+    const status = await runAction('blue-green-switch', { ...inputs, action: 'status' }, env);
+    expect(status.outputs).toMatchObject({ active: 'blue', switched: 'false' });
+    expect(status.stdout).toMatch(/last rollback by octocat/);
+    await cluster.kubectl(['delete', 'namespace', ns, '--wait=false']);
+  }, 120_000);
+});
