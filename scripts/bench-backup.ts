@@ -185,6 +185,6 @@ for (const row of rows) {
   const rss = Math.max(...row.action.map((s) => s.rssMiB ?? 0));
   const last = row.action.at(-1);
   console.log(
-    `| ${row.engine} | ${row.data} | ${mib(last?.rawBytes ?? 0)} | ${mib(last?.storedBytes ?? 0)} | \`${row.baselineName}\` | ${base.toFixed(2)} | ${ours.toFixed(2)} | ${(ours / base).toFixed(2)} | ${rss.toFixed(0)} |`,
+    `| ${row.engine} | ${row.data} | ${mib(last?.rawBytes ?? 0)} | ${mib(last?.storedBytes ?? 0)} | \`${row.baselineName.replace(/\|/g, '\\|')}\` | ${base.toFixed(2)} | ${ours.toFixed(2)} | ${(ours / base).toFixed(2)} | ${rss.toFixed(0)} |`,
   );
 }

@@ -5,11 +5,21 @@ export interface LoadSample {
   /** The `color` the demo app answered with. */
   color?: string;
   error?: string;
+  /** Sent again because its keep-alive connection was closed before any answer (see startLoad). */
+  retried?: boolean;
 }
+
+/**
+ * undici's error when the server closed the connection before answering: what a request sent on an
+ * idle keep-alive connection gets when nginx's reload closes that connection at the same moment.
+ */
+const CLOSED_BEFORE_ANSWER = 'UND_ERR_SOCKET';
 
 /**
  * Sends GETs at a fixed rate over fetch's keep-alive connections, as a client population would, until
  * stop(); every request is recorded, so a test can count failures and see when answers changed colour.
+ * Like a browser (RFC 9112 §9.3.1), a GET whose connection closed before any answer is sent again;
+ * such samples are marked `retried`, so callers can report them.
  */
 export function startLoad(url: string, perSecond: number): { stop(): Promise<LoadSample[]>; startedAt: number } {
   const samples: LoadSample[] = [];
@@ -19,7 +29,14 @@ export function startLoad(url: string, perSecond: number): { stop(): Promise<Loa
   const send = () => {
     const sample: LoadSample = { at: Date.now() - startedAt };
     samples.push(sample);
-    const task = fetch(url, { signal: AbortSignal.timeout(10_000) })
+    // fetch cannot ask for a new connection, and the next pooled one may be closing too: up to 3 sends.
+    const get = (sends = 1): Promise<Response> =>
+      fetch(url, { signal: AbortSignal.timeout(10_000) }).catch((error: unknown) => {
+        if (sends >= 3 || (error as { cause?: { code?: string } }).cause?.code !== CLOSED_BEFORE_ANSWER) throw error;
+        sample.retried = true;
+        return get(sends + 1);
+      });
+    const task = get()
       .then(async (response) => {
         sample.status = response.status;
         sample.color = ((await response.json()) as { color?: string }).color;

@@ -3,6 +3,7 @@ import * as routing from '@slipway/shared/routing';
 
 export const COLORS = ['blue', 'green'] as const;
 export type Color = (typeof COLORS)[number];
+export const other = (color: Color): Color => (color === 'blue' ? 'green' : 'blue');
 
 export interface BlueGreenConfig {
   action: 'switch' | 'rollback' | 'status';
@@ -11,6 +12,10 @@ export interface BlueGreenConfig {
   health?: routing.HealthGate;
   watch?: routing.WatchSpec;
   autoRollback: boolean;
+  /** Kubernetes: each colour's Deployment, scaled back up before traffic goes to it if Slipway scaled it down. */
+  deployments?: Record<Color, string>;
+  /** Kubernetes: scale the old colour's Deployment to 0 this long after a passed watch. */
+  scaleDownDelayMs?: number;
   summary: boolean;
 }
 
@@ -101,5 +106,14 @@ export function readInputs(): BlueGreenConfig {
       prometheus: prometheusUrl ? { url: checkUrl('prometheus-url', prometheusUrl, { allowInsecure: true }).toString(), query: watchQuery } : undefined,
     };
   }
-  return { action, target, router, health, watch, autoRollback: getBoolean('auto-rollback', true), summary: getBoolean('summary', true) };
+  const named = { blue: getString('deployment-blue'), green: getString('deployment-green') };
+  const deployments = named.blue || named.green ? named : undefined;
+  if (deployments && kind === 'nginx') throw new InputError(named.blue ? 'deployment-blue' : 'deployment-green', named.blue || named.green, 'empty with the nginx router: Deployments are scaled with the Kubernetes routers only');
+  for (const color of COLORS) if (deployments && !deployments[color]) throw new InputError(`deployment-${color}`, '', `the Deployment of the ${color} colour, since deployment-${other(color)} is set`);
+  let scaleDownDelayMs: number | undefined;
+  if (getString('scale-down-delay')) {
+    scaleDownDelayMs = getDuration('scale-down-delay', '0s');
+    if (!deployments) throw new InputError('deployment-blue', '', 'the Deployments of both colours (deployment-blue, deployment-green, Kubernetes routers), since scale-down-delay is set');
+  }
+  return { action, target, router, health, watch, autoRollback: getBoolean('auto-rollback', true), deployments, scaleDownDelayMs, summary: getBoolean('summary', true) };
 }

@@ -1,9 +1,8 @@
 import * as core from '@actions/core';
-import { addTable, contextVars, formatDuration, getContext, renderTemplate, run, writeSummary } from '@slipway/shared';
+import { addTable, contextVars, formatDuration, getContext, renderTemplate, run, sleep, writeSummary } from '@slipway/shared';
 import * as routing from '@slipway/shared/routing';
-import { COLORS, readInputs, type Color } from './inputs';
+import { COLORS, other, readInputs, type Color } from './inputs';
 
-const other = (color: Color): Color => (color === 'blue' ? 'green' : 'blue');
 const allTo = (color: Color): routing.Weights => ({ [color]: 100, [other(color)]: 0 });
 /** The colour getting all traffic, if one does. */
 const liveColor = (weights: routing.Weights): Color | undefined => COLORS.find((c) => weights[c] === 100);
@@ -19,7 +18,14 @@ run(async () => {
   };
   const record = (reason: string): routing.SwitchRecord => ({ by: context.actor || 'unknown', at: new Date().toISOString(), runUrl: context.runUrl || undefined, reason });
   const outputs = { active: '', previous: '', switched: 'false', 'rolled-back': 'false' };
-  const { router, close } = routing.createRouter(config.router);
+  const { router, kubectl, close } = routing.createRouter(config.router);
+  /** A colour Slipway scaled down comes back (and is rolled out) before traffic goes to it. */
+  const ensureUp = async (color: Color) => {
+    const deployment = config.deployments?.[color];
+    if (!kubectl || !deployment) return;
+    const replicas = await routing.scaleBackUp(kubectl, deployment, config.health?.deadlineMs ?? 120_000);
+    if (replicas !== undefined) note('Scaled up', `deployment/${deployment} back to ${replicas} replicas and rolled out`);
+  };
   try {
     const state = await router.read();
     const live = liveColor(state.weights);
@@ -29,6 +35,7 @@ run(async () => {
 
     if (config.action === 'rollback') {
       if (!live) throw new Error('nothing to roll back: no colour gets all traffic now');
+      await ensureUp(other(live));
       await router.apply(allTo(other(live)), record('rollback'));
       Object.assign(outputs, { active: other(live), previous: live, switched: 'true', 'rolled-back': 'true' });
       note('Rolled back', `all traffic to ${other(live)} (was ${live})`);
@@ -42,6 +49,7 @@ run(async () => {
       return;
     }
 
+    await ensureUp(target);
     if (config.health) {
       const url = renderTemplate(config.health.url, contextVars(context, { color: target }), 'health-url');
       const gate = await routing.waitHealthy({ ...config.health, url }, (r, streak) => core.info(`  health ${target}: ${r.ok ? 'ok' : 'FAIL'} ${r.detail} (${r.ms} ms), ${streak}/${config.health?.successes} in a row`));
@@ -72,6 +80,13 @@ run(async () => {
         note('Rolled back', `routing restored as it was before the switch${live ? ` (all traffic to ${live})` : ''}`);
         throw new Error(`${target} failed the watch after the switch (${why}); routing was rolled back${live ? ` to ${live}` : ''}`);
       }
+    }
+    if (config.scaleDownDelayMs !== undefined && config.deployments && kubectl && live) {
+      const deployment = config.deployments[live];
+      note('Scale-down', `${live} stays ready for ${formatDuration(config.scaleDownDelayMs)}, then deployment/${deployment} goes to 0`);
+      await sleep(config.scaleDownDelayMs);
+      const replicas = await routing.scaleDown(kubectl, deployment);
+      note('Scaled down', `deployment/${deployment} from ${replicas} to 0 replicas (recorded for a rollback)`);
     }
   } finally {
     close();

@@ -10,6 +10,7 @@ import { runEnv } from '../../../test/helpers/run-env';
 import { useCluster } from '../../../test/cluster/use-cluster';
 import { startDemoApp, type DemoApp } from '../../../test/services/demo-app';
 import { startNginx, type Nginx } from '../../../test/services/nginx';
+import { startPrometheus } from '../../../test/services/prometheus';
 
 let blue: DemoApp;
 let green: DemoApp;
@@ -111,6 +112,32 @@ describe('dist/blue-green-switch/index.js with nginx', () => {
     expect(samples.filter((s) => s.at > end - 1000).every((s) => s.color === 'green' && s.status === 200)).toBe(true);
   }, 60_000);
 
+  it('rolls back when a Prometheus watch query over the new colour goes over the limit', async () => {
+    const prometheus = await startPrometheus([{ address: blue.address }, { address: green.address }]);
+    try {
+      const before = readFileSync(nginx.upstreamFile, 'utf8');
+      expect(before).toContain(`server ${green.address} weight=100`);
+      const load = startLoad(nginx.url, 50);
+      // 5xx share of blue's requests; `or vector(0)`: no 5xx series means no errors, not no data.
+      const query = '(sum(rate(http_requests_total{color="blue",status=~"5.."}[5s])) or vector(0)) / sum(rate(http_requests_total{color="blue"}[5s]))';
+      const running = runAction('blue-green-switch', { ...nginxInputs(), 'prometheus-url': prometheus.url, 'watch-query': query, 'watch-duration': '40s', 'watch-interval': '1s', 'watch-max-error-rate': '0.1' }, RUN_ENV);
+      await expect.poll(() => readFileSync(nginx.upstreamFile, 'utf8').includes(`server ${blue.address} weight=100`), { timeout: 15_000, interval: 50 }).toBe(true);
+      await new Promise((r) => setTimeout(r, 4000));
+      await blue.fail(1);
+      const run = await running;
+      await blue.fail(0);
+      await load.stop();
+      expect(run.exitCode).toBe(1);
+      // Healthy ticks first: no data until blue's series have two scrapes, then 0 (info lines are not
+      // command-encoded, so `%` stays `%`).
+      expect(run.stdout).toMatch(/watch: error rate 0\.0 % \(query(: no data| = 0)\)/);
+      expect(run.stdout).toMatch(/::error::blue failed the watch after the switch \(error rate \d+\.\d %25 > 10 %25 \(query = [\d.]+\)\); routing was rolled back to green/);
+      expect(readFileSync(nginx.upstreamFile, 'utf8')).toBe(before);
+    } finally {
+      await prometheus.stop();
+    }
+  }, 90_000);
+
   it('explains bad inputs, naming the input', async () => {
     const none = await runAction('blue-green-switch', {}, RUN_ENV);
     expect(none.stdout).toMatch(/::error::Input 'router' is invalid: got an empty value; expected one of `nginx`, `kubernetes-service`, `gateway-api`, `ingress-nginx`/);
@@ -138,13 +165,17 @@ describe('dist/blue-green-switch/index.js with Kubernetes', () => {
     await cluster.kubectl(['apply', '-f', '-'], JSON.stringify({ apiVersion: 'v1', kind: 'List', items: [...items, { apiVersion: 'v1', kind: 'Service', metadata: { name: 'shop', namespace: ns }, spec: { selector: { app: 'shop', color: 'blue' }, ports: [{ port: 80 }] } }] }));
     for (const color of ['blue', 'green']) await cluster.kubectl(['-n', ns, 'rollout', 'status', `deployment/shop-${color}`, '--timeout=60s']);
 
-    const inputs = { router: 'kubernetes-service', kubeconfig: cluster.kubeconfigContent, namespace: ns, service: 'shop' };
+    const inputs = { router: 'kubernetes-service', kubeconfig: cluster.kubeconfigContent, namespace: ns, service: 'shop', 'deployment-blue': 'shop-blue', 'deployment-green': 'shop-green' };
     // kubectl comes from PATH, as on a runner.
     const env = { ...RUN_ENV, PATH: cluster.env.PATH ?? '' };
-    const run = await runAction('blue-green-switch', inputs, env);
+    const run = await runAction('blue-green-switch', { ...inputs, 'scale-down-delay': '1s' }, env);
     expect(run.exitCode, run.stdout + run.stderr).toBe(0);
     expect(run.outputs).toMatchObject({ active: 'green', previous: 'blue', switched: 'true' });
     expect((await cluster.kubectl(['-n', ns, 'get', 'service', 'shop', '-o', 'jsonpath={.spec.selector.color}'])).trim()).toBe('green');
+    // The old colour was kept for the delay, then scaled to 0 with its replicas recorded.
+    const replicas = async () => (await cluster.kubectl(['-n', ns, 'get', 'deployment', 'shop-blue', '-o', `jsonpath={.spec.replicas} {.metadata.annotations.slipway\\.dev/replicas-before-scale-down}`])).trim();
+    expect(await replicas()).toBe('0 1');
+    expect(run.summary).toMatch(/Scaled down.*deployment\/shop-blue from 1 to 0/s);
     const token = /token: (\S+)/.exec(cluster.kubeconfigContent)?.[1] ?? (JSON.parse(cluster.kubeconfigContent) as { users: { user: { token: string } }[] }).users[0]?.user.token ?? '';
     expect(token).not.toBe('');
     const visible = run.stdout.split('\n').filter((l) => !l.startsWith('::add-mask::')).join('\n');
@@ -153,6 +184,9 @@ describe('dist/blue-green-switch/index.js with Kubernetes', () => {
     const back = await runAction('blue-green-switch', { ...inputs, action: 'rollback' }, env);
     expect(back.exitCode, back.stdout + back.stderr).toBe(0);
     expect(back.outputs).toMatchObject({ active: 'blue', previous: 'green', 'rolled-back': 'true' });
+    // Blue came back to its replicas and rolled out before traffic went to it.
+    expect(back.stdout).toContain('Scaled up: deployment/shop-blue back to 1 replicas and rolled out');
+    expect(await replicas()).toBe('1');
     const status = await runAction('blue-green-switch', { ...inputs, action: 'status' }, env);
     expect(status.outputs).toMatchObject({ active: 'blue', switched: 'false' });
     expect(status.stdout).toMatch(/last rollback by octocat/);

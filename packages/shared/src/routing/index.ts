@@ -28,8 +28,11 @@ export interface RouterConfig {
   };
 }
 
-/** The router for a config; close() removes what it wrote (the kubeconfig file). */
-export function createRouter(config: RouterConfig): { router: Router; close(): void } {
+/**
+ * The router for a config, and for Kubernetes routers the kubectl it uses (for scaling colours);
+ * close() removes what it wrote (the kubeconfig file).
+ */
+export function createRouter(config: RouterConfig): { router: Router; kubectl?: Kubectl; close(): void } {
   if (config.kind === 'nginx') {
     if (!config.nginx) throw new Error('the nginx router needs its nginx settings');
     return { router: new NginxRouter({ ...config.nginx, backends: config.backends }), close: () => {} };
@@ -41,11 +44,12 @@ export function createRouter(config: RouterConfig): { router: Router; close(): v
   const services = k.services ?? {};
   switch (config.kind) {
     case 'kubernetes-service':
-      return { router: new KubernetesServiceRouter(kubectl, k.service ?? '', k.colorLabel ?? 'color', config.backends), close };
+      return { router: new KubernetesServiceRouter(kubectl, k.service ?? '', k.colorLabel ?? 'color', config.backends), kubectl, close };
     case 'gateway-api':
-      return { router: new GatewayApiRouter(kubectl, k.route ?? '', config.backends, services), close };
+      return { router: new GatewayApiRouter(kubectl, k.route ?? '', config.backends, services), kubectl, close };
     case 'ingress-nginx':
-      return { router: new IngressNginxRouter(kubectl, k.ingress ?? '', config.backends, services), close };
+      return { router: new IngressNginxRouter(kubectl, k.ingress ?? '', config.backends, services), kubectl, close };
   }
 }
 export * from './probes';
+export * from './scale';
