@@ -71,7 +71,8 @@ export function ensureClusterTools(log = console.log) {
   const bin = binDir();
   if (missingTools().length === 0) return bin;
   mkdirSync(bin, { recursive: true });
-  const env = { ...process.env, CGO_ENABLED: '0', GOFLAGS: '-mod=readonly -trimpath' };
+  // -buildvcs=false: the tools modules sit in this checkout, whose git state is not the tools' version.
+  const env = { ...process.env, CGO_ENABLED: '0', GOFLAGS: '-mod=readonly -trimpath -buildvcs=false' };
   for (const build of BUILDS) {
     if (build.programs.every((p) => existsSync(join(bin, p)))) continue;
     const started = Date.now();
