@@ -1,0 +1,72 @@
+// The metrics canary-analyze compares, as PromQL with `{{ selector }}` (the canary's or stable's label
+// matchers) and `{{ window }}` (the rate window), and the Prometheus queries that read them.
+import type { Direction } from './judge';
+
+export interface MetricDefinition {
+  name: string;
+  query: string;
+  direction: Direction;
+  weight: number;
+  critical: boolean;
+  /** A fixed limit on the canary's value, in the bad direction (custom metrics). */
+  threshold?: number;
+  /** Built-ins judged by the seed's threshold rules. */
+  rule?: 'error-rate' | 'p95-latency';
+}
+
+export interface MetricNames {
+  requests: string;
+  duration: string;
+}
+
+/**
+ * The built-in metrics from a prom-client style service. The error rate's numerator falls back to 0
+ * (`or vector(0)`): no 5xx series means no errors, while no request series at all stays no data.
+ */
+export function builtinMetrics(names: MetricNames = { requests: 'http_requests_total', duration: 'http_request_duration_seconds' }): Record<'error-rate' | 'p95-latency' | 'cpu' | 'memory', MetricDefinition> {
+  return {
+    'error-rate': {
+      name: 'error-rate',
+      query: `(sum(rate(${names.requests}{{{ selector }},status=~"5.."}[{{ window }}])) or vector(0)) / sum(rate(${names.requests}{{{ selector }}}[{{ window }}]))`,
+      direction: 'increase',
+      weight: 1,
+      critical: true,
+      rule: 'error-rate',
+    },
+    'p95-latency': {
+      name: 'p95-latency',
+      query: `histogram_quantile(0.95, sum by (le) (rate(${names.duration}_bucket{{{ selector }}}[{{ window }}])))`,
+      direction: 'increase',
+      weight: 1,
+      critical: false,
+      rule: 'p95-latency',
+    },
+    cpu: { name: 'cpu', query: 'sum(rate(process_cpu_seconds_total{{{ selector }}}[{{ window }}]))', direction: 'increase', weight: 1, critical: false },
+    memory: { name: 'memory', query: 'sum(process_resident_memory_bytes{{{ selector }}})', direction: 'increase', weight: 1, critical: false },
+  };
+}
+
+/** The query for one side: `{{ selector }}` and `{{ window }}` replaced. */
+export function renderQuery(definition: MetricDefinition, selector: string, window: string): string {
+  return definition.query.replace(/\{\{\s*selector\s*\}\}/g, selector).replace(/\{\{\s*window\s*\}\}/g, window);
+}
+
+export interface PrometheusEndpoint {
+  url: string;
+  headers?: Record<string, string>;
+}
+
+/** The values of a query that returns one series over [start, end] every step (NaN kept: callers drop it). */
+export async function queryRange(prometheus: PrometheusEndpoint, query: string, start: Date, end: Date, stepSeconds: number, timeoutMs = 15_000): Promise<number[]> {
+  const url = new URL('api/v1/query_range', prometheus.url.endsWith('/') ? prometheus.url : `${prometheus.url}/`);
+  url.searchParams.set('query', query);
+  url.searchParams.set('start', (start.getTime() / 1000).toFixed(3));
+  url.searchParams.set('end', (end.getTime() / 1000).toFixed(3));
+  url.searchParams.set('step', String(stepSeconds));
+  const response = await fetch(url, { headers: prometheus.headers, signal: AbortSignal.timeout(timeoutMs) });
+  const json = (await response.json()) as { status: string; error?: string; data?: { result: { values: [number, string][] }[] } };
+  if (json.status !== 'success') throw new Error(`Prometheus refused the query: ${json.error ?? response.status}`);
+  const series = json.data?.result ?? [];
+  if (series.length > 1) throw new Error(`the query returned ${series.length} series; it must return one (wrap it in sum() or max()): ${query}`);
+  return (series[0]?.values ?? []).map(([, value]) => Number(value));
+}
