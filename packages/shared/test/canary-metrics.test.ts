@@ -1,6 +1,7 @@
 // The built-in metrics' PromQL against a real Prometheus (Debian) scraping two instances of the demo
 // service, labelled version="stable" and version="canary", with traffic sent to both.
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
+import { Analysis, prometheusSource } from '../src/canary/analysis';
 import { builtinMetrics, queryRange, renderQuery } from '../src/canary/metrics';
 import { queryPrometheusValue } from '../src/routing/probes';
 import { startDemoApp, type DemoApp } from '../../../test/services/demo-app';
@@ -52,6 +53,30 @@ describe('built-in canary metrics on a real Prometheus', () => {
       expect(await value('memory', selector)).toBeGreaterThan(10 * 1024 * 1024);
     }
     expect(await value('p95-latency', 'version="nothing-here"')).toBeUndefined();
+  });
+
+  it('an analysis through Prometheus fails the canary on its error rate, by threshold and by statistics', async () => {
+    const analysis = new Analysis({
+      metrics: [METRICS['error-rate'], METRICS['p95-latency']],
+      canarySelector: 'version="canary"',
+      stableSelector: 'version="stable"',
+      window: '10s',
+      judge: 'both',
+      rules: { maxErrorRate: 0.05, maxP95LatencySeconds: 2, maxErrorRateIncrease: 0.03, maxLatencyRatio: 1.5 },
+      confidence: 0.98,
+      passScore: 95,
+      marginalScore: 75,
+      limits: { failureLimit: 0, inconclusiveLimit: 0, consecutiveErrorLimit: 4 },
+      minRequests: 10,
+      requestsQuery: 'sum(increase(http_requests_total{{{ selector }}}[{{ window }}]))',
+      onNoData: 'inconclusive',
+    }, prometheusSource({ url: prometheus.url }));
+    const tick = await analysis.measure();
+    expect(analysis.status).toBe('failure');
+    expect(tick.measurements.find((m) => m.metric === 'error-rate')?.judged.reason).toMatch(/^error rate \d+\.\d+ % > 5\.00 %$/);
+    const judgement = await analysis.judge(new Date(loadStart.getTime() + 4000), loadEnd, 1);
+    expect(judgement.metrics.find((m) => m.name === 'error-rate')?.result).toMatchObject({ classification: 'High', failed: true });
+    expect(judgement.score.verdict).toBe('fail');
   });
 
   it('range queries give the samples the statistical judge compares', async () => {
