@@ -22,9 +22,9 @@ const mean = (xs: readonly number[]) => xs.reduce((a, b) => a + b, 0) / xs.lengt
 const finite = (xs: readonly number[]) => xs.filter((x) => Number.isFinite(x));
 
 /**
- * Canary against stable for one metric: High when the whole confidence interval of the shift is above
- * 0, Low when below, Pass when it contains 0. A change in the harmless direction passes, and is said.
- * NaN and infinite samples (0/0 rates) are not data.
+ * Canary against stable for one metric: High or Low when the two-sided test is significant at the
+ * confidence (the interval of the shift then excludes 0), Pass when not. A change in the harmless
+ * direction passes, and is said. NaN and infinite samples (0/0 rates) are not data.
  */
 export function classify(canaryValues: readonly number[], stableValues: readonly number[], direction: Direction, confidence: number): MetricClassification {
   const canary = finite(canaryValues);
@@ -36,9 +36,11 @@ export function classify(canaryValues: readonly number[], stableValues: readonly
   const stableMean = mean(stable);
   const meanRatio = stableMean === 0 ? undefined : mean(canary) / stableMean;
   const [low, high] = test.interval;
-  const shift = `shift ${test.estimate.toPrecision(3)} in [${low.toPrecision(3)}, ${high.toPrecision(3)}] at ${confidence * 100} %`;
-  if (low <= 0 && high >= 0) return { classification: 'Pass', failed: false, test, meanRatio, reason: `no significant difference (${shift})` };
-  const classification = low > 0 ? 'High' : 'Low';
+  const shift = `shift ${test.estimate.toPrecision(3)} in [${low.toPrecision(3)}, ${high.toPrecision(3)}] at ${confidence * 100} %, p = ${test.pValue.toPrecision(2)}`;
+  // Decided by the test, which the interval inverts: with tied, lattice-valued data (error rates) a
+  // bound often sits exactly on 0, where "does the interval exclude 0" would turn on rounding.
+  if (test.pValue >= 1 - confidence) return { classification: 'Pass', failed: false, test, meanRatio, reason: `no significant difference (${shift})` };
+  const classification = test.w > (canary.length * stable.length) / 2 ? 'High' : 'Low';
   const failed = direction === 'either' || (direction === 'increase') === (classification === 'High');
   return { classification, failed, test, meanRatio, reason: `canary ${classification === 'High' ? 'higher' : 'lower'}${failed ? '' : ', which is fine for this metric'} (${shift})` };
 }
