@@ -8,6 +8,7 @@ export * from './retry';
 export * from './http';
 export * from './summary';
 export * from './metrics';
+export * from './prometheus';
 export * from './template';
 export * as notify from './notify/index';
 export * from './azure/block-upload';

@@ -2,8 +2,8 @@
 // service, labelled version="stable" and version="canary", with traffic sent to both.
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { Analysis, prometheusSource } from '../src/canary/analysis';
-import { builtinMetrics, queryRange, renderQuery } from '../src/canary/metrics';
-import { queryPrometheusValue } from '../src/routing/probes';
+import { builtinMetrics, renderQuery } from '../src/canary/metrics';
+import { queryRange, queryValue } from '../src/prometheus';
 import { startDemoApp, type DemoApp } from '../../../test/services/demo-app';
 import { startPrometheus } from '../../../test/services/prometheus';
 import type { Service } from '../../../test/services/process';
@@ -14,14 +14,14 @@ let prometheus: Service;
 let loadStart: Date;
 let loadEnd: Date;
 const METRICS = builtinMetrics();
-const value = (metric: keyof typeof METRICS, selector: string) => queryPrometheusValue({ url: prometheus.url, query: renderQuery(METRICS[metric], selector, '10s') });
+const value = (metric: keyof typeof METRICS, selector: string) => queryValue({ url: prometheus.url }, renderQuery(METRICS[metric], selector, '10s'));
 
 beforeAll(async () => {
   [stable, canary] = await Promise.all([startDemoApp({ color: 'blue', version: 'stable' }), startDemoApp({ color: 'blue', version: 'canary' })]);
   prometheus = await startPrometheus([{ address: stable.address }, { address: canary.address }]);
   await canary.fail(0.2);
   // Prometheus scrapes a few seconds after it listens: start the load once both targets are up.
-  await vi.waitFor(async () => expect(await queryPrometheusValue({ url: prometheus.url, query: 'sum(up)' })).toBe(2), { timeout: 30_000, interval: 250 });
+  await vi.waitFor(async () => expect(await queryValue({ url: prometheus.url }, 'sum(up)')).toBe(2), { timeout: 30_000, interval: 250 });
   // About 40 requests a second to each for 8 s, so every rate window has data.
   loadStart = new Date();
   const until = Date.now() + 8000;

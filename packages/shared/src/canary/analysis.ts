@@ -3,8 +3,8 @@
 // Kayenta makes it). Where the numbers come from is a MetricSource: Prometheus for the action,
 // synthetic series for the judge benchmark.
 import { classify, judgeThresholds, Outcome, score, type Judged, type Measurement, type MetricClassification, type OutcomeLimits, type Score, type ThresholdRules } from './judge';
-import { renderQuery, type MetricDefinition, type PrometheusEndpoint, queryRange } from './metrics';
-import { queryPrometheusValue } from '../routing/probes';
+import { queryRange, queryValue, type PrometheusEndpoint } from '../prometheus';
+import { renderQuery, type MetricDefinition } from './metrics';
 
 export interface MetricSource {
   /** The query's single value now; undefined when it has no data. Throws when the source fails. */
@@ -15,7 +15,7 @@ export interface MetricSource {
 /** Prometheus as a MetricSource. */
 export function prometheusSource(endpoint: PrometheusEndpoint): MetricSource {
   return {
-    instant: (query) => queryPrometheusValue({ url: endpoint.url, query, headers: endpoint.headers }),
+    instant: (query) => queryValue(endpoint, query),
     range: (query, start, end, step) => queryRange(endpoint, query, start, end, step),
   };
 }

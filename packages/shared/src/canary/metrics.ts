@@ -1,5 +1,5 @@
 // The metrics canary-analyze compares, as PromQL with `{{ selector }}` (the canary's or stable's label
-// matchers) and `{{ window }}` (the rate window), and the Prometheus queries that read them.
+// matchers) and `{{ window }}` (the rate window).
 import type { Direction } from './judge';
 
 export interface MetricDefinition {
@@ -49,24 +49,4 @@ export function builtinMetrics(names: MetricNames = { requests: 'http_requests_t
 /** The query for one side: `{{ selector }}` and `{{ window }}` replaced. */
 export function renderQuery(definition: MetricDefinition, selector: string, window: string): string {
   return definition.query.replace(/\{\{\s*selector\s*\}\}/g, selector).replace(/\{\{\s*window\s*\}\}/g, window);
-}
-
-export interface PrometheusEndpoint {
-  url: string;
-  headers?: Record<string, string>;
-}
-
-/** The values of a query that returns one series over [start, end] every step (NaN kept: callers drop it). */
-export async function queryRange(prometheus: PrometheusEndpoint, query: string, start: Date, end: Date, stepSeconds: number, timeoutMs = 15_000): Promise<number[]> {
-  const url = new URL('api/v1/query_range', prometheus.url.endsWith('/') ? prometheus.url : `${prometheus.url}/`);
-  url.searchParams.set('query', query);
-  url.searchParams.set('start', (start.getTime() / 1000).toFixed(3));
-  url.searchParams.set('end', (end.getTime() / 1000).toFixed(3));
-  url.searchParams.set('step', String(stepSeconds));
-  const response = await fetch(url, { headers: prometheus.headers, signal: AbortSignal.timeout(timeoutMs) });
-  const json = (await response.json()) as { status: string; error?: string; data?: { result: { values: [number, string][] }[] } };
-  if (json.status !== 'success') throw new Error(`Prometheus refused the query: ${json.error ?? response.status}`);
-  const series = json.data?.result ?? [];
-  if (series.length > 1) throw new Error(`the query returned ${series.length} series; it must return one (wrap it in sum() or max()): ${query}`);
-  return (series[0]?.values ?? []).map(([, value]) => Number(value));
 }

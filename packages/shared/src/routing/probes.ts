@@ -1,3 +1,4 @@
+import { queryValue, type PrometheusEndpoint } from '../prometheus';
 import { sleep } from '../retry';
 
 export interface ProbeSpec {
@@ -66,7 +67,7 @@ export interface WatchSpec {
   url?: ProbeSpec;
   requestsPerTick?: number;
   /** A PromQL query whose single value is an error rate, compared with maxErrorRate. */
-  prometheus?: { url: string; query: string; headers?: Record<string, string> };
+  prometheus?: PrometheusEndpoint & { query: string };
 }
 
 export interface WatchTick {
@@ -76,20 +77,6 @@ export interface WatchTick {
   /** Cumulative over the watch so far (URL), or the query's value (Prometheus). */
   errorRate: number;
   detail: string;
-}
-
-/** The single number a PromQL query returns (a scalar, or a vector of one sample); undefined when none. */
-export async function queryPrometheusValue(spec: NonNullable<WatchSpec['prometheus']>, timeoutMs = 10_000): Promise<number | undefined> {
-  const url = new URL('api/v1/query', spec.url.endsWith('/') ? spec.url : `${spec.url}/`);
-  url.searchParams.set('query', spec.query);
-  const response = await fetch(url, { headers: spec.headers, signal: AbortSignal.timeout(timeoutMs) });
-  const json = (await response.json()) as { status: string; error?: string; data?: { resultType: string; result: unknown } };
-  if (json.status !== 'success') throw new Error(`Prometheus refused the query: ${json.error ?? response.status}`);
-  const result = json.data?.result;
-  if (json.data?.resultType === 'scalar') return Number((result as [number, string])[1]);
-  const samples = result as { value: [number, string] }[];
-  if (samples.length > 1) throw new Error(`the watch query returned ${samples.length} series; it must return one value (wrap it in sum() or max())`);
-  return samples[0] ? Number(samples[0].value[1]) : undefined;
 }
 
 /**
@@ -115,7 +102,7 @@ export async function watchAfterSwitch(spec: WatchSpec, onTick: (tick: WatchTick
     }
     if (spec.prometheus) {
       try {
-        const value = await queryPrometheusValue(spec.prometheus);
+        const value = await queryValue(spec.prometheus, spec.prometheus.query);
         if (value === undefined || Number.isNaN(value)) details.push('query: no data');
         else {
           rate = Math.max(rate, value);
