@@ -1,5 +1,5 @@
 import * as core from '@actions/core';
-import { addTable, contextVars, formatDuration, getContext, renderTemplate, run, sleep, writeSummary } from '@slipway/shared';
+import { InputError, addTable, contextVars, formatDuration, getContext, renderTemplate, run, sleep, writeSummary } from '@slipway/shared';
 import * as routing from '@slipway/shared/routing';
 import { COLORS, other, readInputs, type Color } from './inputs';
 
@@ -43,7 +43,7 @@ run(async () => {
     }
 
     const target = config.target ?? (live ? other(live) : undefined);
-    if (!target) throw new Error("Input 'target' is needed: no colour is live yet, so there is no other colour to switch to (give `blue` or `green`)");
+    if (!target) throw new InputError('target', '', '`blue` or `green`: no colour gets all traffic yet, so there is no other colour to switch to');
     if (target === live) {
       note('No change', `${target} is already live`);
       return;
