@@ -10,10 +10,11 @@ export interface LoadSample {
 }
 
 /**
- * undici's error when the server closed the connection before answering: what a request sent on an
- * idle keep-alive connection gets when nginx's reload closes that connection at the same moment.
+ * What a request sent on an idle keep-alive connection gets when nginx's reload closes that connection
+ * at the same moment, before any answer: undici's "other side closed", or a reset when the request
+ * arrived unread on the closing socket.
  */
-const CLOSED_BEFORE_ANSWER = 'UND_ERR_SOCKET';
+const CLOSED_BEFORE_ANSWER = new Set(['UND_ERR_SOCKET', 'ECONNRESET']);
 
 /**
  * Sends GETs at a fixed rate over fetch's keep-alive connections, as a client population would, until
@@ -32,7 +33,7 @@ export function startLoad(url: string, perSecond: number): { stop(): Promise<Loa
     // fetch cannot ask for a new connection, and the next pooled one may be closing too: up to 3 sends.
     const get = (sends = 1): Promise<Response> =>
       fetch(url, { signal: AbortSignal.timeout(10_000) }).catch((error: unknown) => {
-        if (sends >= 3 || (error as { cause?: { code?: string } }).cause?.code !== CLOSED_BEFORE_ANSWER) throw error;
+        if (sends >= 3 || !CLOSED_BEFORE_ANSWER.has((error as { cause?: { code?: string } }).cause?.code ?? '')) throw error;
         sample.retried = true;
         return get(sends + 1);
       });

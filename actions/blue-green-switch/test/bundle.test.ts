@@ -147,7 +147,11 @@ describe('dist/blue-green-switch/index.js with nginx', () => {
     expect(shell.stdout).toMatch(/Input 'nginx-reload-command' is invalid: .*without a shell/);
     const query = await runAction('blue-green-switch', { ...nginxInputs(), 'prometheus-url': 'http://127.0.0.1:9090' }, RUN_ENV);
     expect(query.stdout).toMatch(/Input 'watch-query' is invalid/);
-    for (const run of [none, server, shell, query]) expect(run.exitCode).toBe(1);
+    // Never switched (no file yet): nothing is live, so the target must be named.
+    const fresh = await runAction('blue-green-switch', { ...nginxInputs(), 'nginx-config-path': `${nginx.upstreamFile}.new` }, RUN_ENV);
+    expect(fresh.stdout).toMatch(/State: nginx: never switched/);
+    expect(fresh.stdout).toMatch(/::error::Input 'target' is invalid: got an empty value; expected `blue` or `green`: no colour gets all traffic yet/);
+    for (const run of [none, server, shell, query, fresh]) expect(run.exitCode).toBe(1);
   }, 30_000);
 });
 
