@@ -57,12 +57,26 @@ describe('local Kubernetes control plane', () => {
     await expect.poll(endpoints, { timeout: 30_000 }).toEqual(byColor('green'));
   }, 120_000);
 
+  it('keeps its nodes alive: kwok renews every node Lease, the heartbeat the node lifecycle controller reads', async () => {
+    // Without it every node turns NotReady about 50 s into a run, taking every pod's readiness with it.
+    const { kubectl } = useCluster();
+    const renewals = async () => JSON.parse(await kubectl(['-n', 'kube-node-lease', 'get', 'leases', '-o', 'json'])) as { items: { metadata: { name: string }; spec: { renewTime?: string } }[] };
+    const first = new Map((await renewals()).items.map((l) => [l.metadata.name, l.spec.renewTime]));
+    expect([...first.keys()].sort()).toEqual(NODES);
+    await expect.poll(async () => (await renewals()).items.every((l) => l.spec.renewTime && l.spec.renewTime !== first.get(l.metadata.name)), { timeout: 30_000, interval: 1000 }).toBe(true);
+    expect((await kubectl(['get', 'nodes', '-o', 'jsonpath={.items[*].status.conditions[?(@.type=="Ready")].status}'])).trim()).toBe('True True True');
+  }, 60_000);
+
   it('installs a chart with Helm 4 and Helm 3, both waiting for the rollout', async () => {
     const { env, kubectl } = useCluster();
     for (const [helm, release] of [['helm', 'smoke4'], ['helm3', 'smoke3']] as const) {
       const version = (await exec(helm, ['version', '--short'], { env, silent: true })).stdout;
       expect(version).toMatch(helm === 'helm' ? /^v4\./ : /^v3\./);
-      await exec(helm, ['install', release, CHART, '--namespace', 'helm-smoke', '--create-namespace', '--wait', '--timeout', '90s', '--set', 'replicas=3'], { env, silent: true });
+      await exec(helm, ['install', release, CHART, '--namespace', 'helm-smoke', '--create-namespace', '--wait', '--timeout', '90s', '--set', 'replicas=3'], { env, silent: true }).catch(async (error: unknown) => {
+        // Say what the cluster was doing, so a failure here can be told apart from a slow machine.
+        const state = await kubectl(['-n', 'helm-smoke', 'get', 'deployments,replicasets,pods,events', '-o', 'wide']).catch((e: unknown) => String(e));
+        throw new Error(`${(error as Error).message}\n${state}`, { cause: error });
+      });
       const status = JSON.parse((await exec(helm, ['status', release, '-n', 'helm-smoke', '-o', 'json'], { env, silent: true })).stdout) as { info: { status: string } };
       expect(status.info.status).toBe('deployed');
       expect((await kubectl(['-n', 'helm-smoke', 'get', 'deployment', release, '-o', 'jsonpath={.status.readyReplicas}'])).trim()).toBe('3');

@@ -135,6 +135,9 @@ export async function startCluster(): Promise<Cluster> {
     processes.push(startProcess(bin('kube-scheduler'), [...common, `--secure-port=${schedPort}`]));
     processes.push(startProcess(bin('kwok'), [
       `--kubeconfig=${kubeconfig}`, '--manage-all-nodes=true', '--cidr=198.18.0.1/16', '--node-ip=127.0.0.1', `--server-address=127.0.0.1:${kwokPort}`,
+      // Node heartbeats: without renewed Leases the node lifecycle controller marks every node NotReady
+      // after its grace period (~50 s), and with it every pod.
+      '--node-lease-duration-seconds=40',
     ]));
 
     await kubectl(['apply', '-f', '-'], JSON.stringify({ apiVersion: 'v1', kind: 'List', items: NODES.map(nodeManifest) }));
