@@ -3,7 +3,8 @@
 // over 100 A/B runs (canary at 5 % errors against 1 %, or 1.5× latency) how often does it catch it
 // (goal ≥ 95 %); for the thresholds, mann-whitney and both judges.
 import { Analysis, type AnalysisConfig, type Judge, type MetricSource } from '../packages/shared/src/canary/analysis';
-import { builtinMetrics } from '../packages/shared/src/canary/metrics';
+import { builtinMetrics, requestCountQuery } from '../packages/shared/src/canary/metrics';
+import { SEED_RULES } from '../packages/shared/src/canary/judge';
 
 // The issue asks for 100 runs; 1,000 make a rate near 2 % distinguishable from 4 %.
 const RUNS = Number(process.env.BENCH_JUDGE_RUNS ?? 1000);
@@ -58,13 +59,13 @@ const config = (judge: Judge): AnalysisConfig => ({
   stableSelector: 'version="stable"',
   window: '1m',
   judge,
-  rules: { maxErrorRate: 0.05, maxP95LatencySeconds: 2, maxErrorRateIncrease: 0.03, maxLatencyRatio: 1.5 },
+  rules: SEED_RULES,
   confidence: 0.98,
   passScore: 95,
   marginalScore: 75,
   limits: { failureLimit: 0, inconclusiveLimit: 0, consecutiveErrorLimit: 4 },
   minRequests: 50,
-  requestsQuery: 'sum(increase(http_requests_total{{{ selector }}}[{{ window }}]))',
+  requestsQuery: requestCountQuery(),
   onNoData: 'inconclusive',
 });
 

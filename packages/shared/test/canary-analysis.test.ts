@@ -2,7 +2,8 @@
 // canary-metrics.test.ts runs it on a real Prometheus).
 import { describe, expect, it } from 'vitest';
 import { Analysis, type AnalysisConfig, type MetricSource } from '../src/canary/analysis';
-import { builtinMetrics } from '../src/canary/metrics';
+import { builtinMetrics, requestCountQuery } from '../src/canary/metrics';
+import { SEED_RULES } from '../src/canary/judge';
 
 const M = builtinMetrics();
 const config = (overrides: Partial<AnalysisConfig> = {}): AnalysisConfig => ({
@@ -11,13 +12,13 @@ const config = (overrides: Partial<AnalysisConfig> = {}): AnalysisConfig => ({
   stableSelector: 'version="stable"',
   window: '1m',
   judge: 'both',
-  rules: { maxErrorRate: 0.05, maxP95LatencySeconds: 2, maxErrorRateIncrease: 0.03, maxLatencyRatio: 1.5 },
+  rules: SEED_RULES,
   confidence: 0.98,
   passScore: 95,
   marginalScore: 75,
   limits: { failureLimit: 0, inconclusiveLimit: 0, consecutiveErrorLimit: 4 },
   minRequests: 50,
-  requestsQuery: 'sum(increase(http_requests_total{{{ selector }}}[{{ window }}]))',
+  requestsQuery: requestCountQuery(),
   onNoData: 'inconclusive',
   ...overrides,
 });

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
-import { classify, judgeThresholds, Outcome, score, type ScoredMetric } from '../src/canary/judge';
+import { classify, judgeThresholds, Outcome, score, SEED_RULES, type ScoredMetric } from '../src/canary/judge';
 
-const RULES = { maxErrorRate: 0.05, maxP95LatencySeconds: 2, maxErrorRateIncrease: 0.03, maxLatencyRatio: 1.5 };
+const RULES = SEED_RULES;
 /** Deterministic jitter so samples have no ties. */
 const series = (base: number, spread: number, n = 20) => Array.from({ length: n }, (_, i) => base + spread * Math.sin(i * 2.3 + base));
 

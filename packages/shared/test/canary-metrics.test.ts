@@ -2,7 +2,8 @@
 // service, labelled version="stable" and version="canary", with traffic sent to both.
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { Analysis, prometheusSource } from '../src/canary/analysis';
-import { builtinMetrics, renderQuery } from '../src/canary/metrics';
+import { builtinMetrics, renderQuery, requestCountQuery } from '../src/canary/metrics';
+import { SEED_RULES } from '../src/canary/judge';
 import { queryRange, queryValue } from '../src/prometheus';
 import { startDemoApp, type DemoApp } from '../../../test/services/demo-app';
 import { startPrometheus } from '../../../test/services/prometheus';
@@ -62,13 +63,13 @@ describe('built-in canary metrics on a real Prometheus', () => {
       stableSelector: 'version="stable"',
       window: '10s',
       judge: 'both',
-      rules: { maxErrorRate: 0.05, maxP95LatencySeconds: 2, maxErrorRateIncrease: 0.03, maxLatencyRatio: 1.5 },
+      rules: SEED_RULES,
       confidence: 0.98,
       passScore: 95,
       marginalScore: 75,
       limits: { failureLimit: 0, inconclusiveLimit: 0, consecutiveErrorLimit: 4 },
       minRequests: 10,
-      requestsQuery: 'sum(increase(http_requests_total{{{ selector }}}[{{ window }}]))',
+      requestsQuery: requestCountQuery(),
       onNoData: 'inconclusive',
     }, prometheusSource({ url: prometheus.url }));
     const tick = await analysis.measure();

@@ -82,6 +82,9 @@ export interface ThresholdRules {
   maxLatencyRatio: number;
 }
 
+/** The seed's rules, canary-analyze's defaults: errors > 5 %, +3 points over stable, p95 > 2 s, 1.5× stable. */
+export const SEED_RULES: ThresholdRules = { maxErrorRate: 0.05, maxP95LatencySeconds: 2, maxErrorRateIncrease: 0.03, maxLatencyRatio: 1.5 };
+
 export interface Judged {
   measurement: Measurement;
   reason: string;

@@ -19,11 +19,18 @@ export interface MetricNames {
   duration: string;
 }
 
+export const DEFAULT_METRIC_NAMES: MetricNames = { requests: 'http_requests_total', duration: 'http_request_duration_seconds' };
+
+/** Requests in the window, for the min-requests check. */
+export function requestCountQuery(names: MetricNames = DEFAULT_METRIC_NAMES): string {
+  return `sum(increase(${names.requests}{{{ selector }}}[{{ window }}]))`;
+}
+
 /**
  * The built-in metrics from a prom-client style service. The error rate's numerator falls back to 0
  * (`or vector(0)`): no 5xx series means no errors, while no request series at all stays no data.
  */
-export function builtinMetrics(names: MetricNames = { requests: 'http_requests_total', duration: 'http_request_duration_seconds' }): Record<'error-rate' | 'p95-latency' | 'cpu' | 'memory', MetricDefinition> {
+export function builtinMetrics(names: MetricNames = DEFAULT_METRIC_NAMES): Record<'error-rate' | 'p95-latency' | 'cpu' | 'memory', MetricDefinition> {
   return {
     'error-rate': {
       name: 'error-rate',
