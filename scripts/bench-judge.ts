@@ -8,9 +8,12 @@ import { SEED_RULES } from '../packages/shared/src/canary/judge';
 
 // The issue asks for 100 runs; 1,000 make a rate near 2 % distinguishable from 4 %.
 const RUNS = Number(process.env.BENCH_JUDGE_RUNS ?? 1000);
-/** One step: 5 measurements (interval 1m over a 5m step), and 30 range points (every 10 s). */
+/**
+ * One step with canary-analyze's defaults (step-duration 5m, interval 1m, query-window 1m): 5
+ * measurements, and 5 judge samples per side (one per interval from one window into the step).
+ */
 const MEASUREMENTS = 5;
-const RANGE_POINTS = 30;
+const RANGE_POINTS = 5;
 /** Requests per side in a 1-minute window: 10 req/s. */
 const REQUESTS = 600;
 
@@ -75,7 +78,7 @@ async function rollsBack(judge: Judge, canary: Truth, stable: Truth, seed: numbe
   for (let i = 0; i < MEASUREMENTS; i++) await analysis.measure();
   const thresholdsFail = analysis.status === 'failure';
   if (judge === 'thresholds') return thresholdsFail;
-  const statisticsFail = (await analysis.judge(new Date(0), new Date(300_000), 10)).score.verdict === 'fail';
+  const statisticsFail = (await analysis.judge(new Date(60_000), new Date(300_000), 60)).score.verdict === 'fail';
   return judge === 'mann-whitney' ? statisticsFail : thresholdsFail || statisticsFail;
 }
 
@@ -86,7 +89,7 @@ const scenarios = [
   { name: 'A/B: canary 1.5× latency', canary: { ...stable, latency: stable.latency * 1.5 }, want: 'detected (goal ≥ 95 %)' },
 ];
 
-console.log(`\nJudge quality: ${RUNS} runs per scenario, one 5-minute step (5 measurements, 30 samples per side), seeded\n`);
+console.log(`\nJudge quality: ${RUNS} runs per scenario, one 5-minute step (5 measurements, 5 judge samples per side), seeded\n`);
 console.log('| scenario | measure | thresholds | mann-whitney | both |');
 console.log('|---|---|---:|---:|---:|');
 for (const [s, scenario] of scenarios.entries()) {

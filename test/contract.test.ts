@@ -2,6 +2,7 @@ import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { parse } from 'yaml';
+import { routerInputNames, type RouterInputSpec } from '../packages/shared/src/routing/inputs';
 
 /**
  * action.yml is the contract. For every action, the inputs and outputs the code reads and sets, the
@@ -25,7 +26,7 @@ function sourceFiles(dir: string): string[] {
 
 /** The input names passed as the first argument of an input reader in the action's own source. */
 function inputsInCode(sources: string[]): Set<string> {
-  const reader = /\b(?:get(?:String|Boolean|Integer|Duration|List|Enum|Object|KeyValues|Url)|render|checkTs|url)\(\s*'([a-z][a-z0-9-]*)'/g;
+  const reader = /\b(?:get(?:String|Boolean|Integer|Number|Duration|List|Enum|Object|KeyValues|Url)|render|checkTs|url)\(\s*'([a-z][a-z0-9-]*)'/g;
   return new Set(sources.flatMap((s) => [...s.matchAll(reader)].map((m) => m[1] ?? '')));
 }
 
@@ -62,8 +63,13 @@ describe.each(actions)('actions/%s', (name) => {
     }
   });
 
-  it('declares every input the code reads, and reads every input it declares', () => {
-    expect(sorted(inputsInCode(sourceFiles(join(dir, 'src'))))).toEqual(sorted(declaredInputs));
+  it('declares every input the code reads, and reads every input it declares', async () => {
+    const read = inputsInCode(sourceFiles(join(dir, 'src')));
+    // The shared router inputs, named after the action's backends, are read by packages/shared/src/routing/inputs.ts.
+    const inputsModule = join(dir, 'src', 'inputs.ts');
+    const spec = existsSync(inputsModule) ? ((await import(inputsModule)) as { ROUTER_INPUTS?: RouterInputSpec }).ROUTER_INPUTS : undefined;
+    for (const input of spec ? routerInputNames(spec) : []) read.add(input);
+    expect(sorted(read)).toEqual(sorted(declaredInputs));
   });
 
   it('declares every output the code sets, and sets every output it declares', () => {

@@ -1,4 +1,4 @@
-import { InputError, checkUrl, getBoolean, getDuration, getEnum, getInteger, getList, getString } from '@slipway/shared';
+import { InputError, checkUrl, getBoolean, getDuration, getEnum, getInteger, getNumber, getString } from '@slipway/shared';
 import * as routing from '@slipway/shared/routing';
 
 export const COLORS = ['blue', 'green'] as const;
@@ -19,47 +19,8 @@ export interface BlueGreenConfig {
   summary: boolean;
 }
 
-/** `host:port`, `[v6]:port` or `unix:/path`, as nginx's `server` takes them. */
-const SERVER = /^(unix:\/\S+|\[[0-9a-fA-F:.]+\]:\d{1,5}|[A-Za-z0-9.-]+:\d{1,5})$/;
-
-function servers(name: string, list: string[]): string[] {
-  if (list.length === 0) throw new InputError(name, '', 'the upstream servers of this colour, `host:port` (one per line or comma-separated)');
-  for (const s of list) if (!SERVER.test(s)) throw new InputError(name, s, '`host:port`, `[::1]:port` or `unix:/path`');
-  return list;
-}
-
-function readRouter(kind: routing.RouterKind): routing.RouterConfig {
-  const backends = COLORS;
-  if (kind === 'nginx') {
-    const upstream = getString('nginx-upstream-name') || 'slipway_backend';
-    if (!/^[A-Za-z0-9_.-]+$/.test(upstream)) throw new InputError('nginx-upstream-name', upstream, 'an nginx upstream name (letters, digits, `_`, `.`, `-`)');
-    return {
-      kind,
-      backends,
-      nginx: {
-        configPath: getString('nginx-config-path', { required: 'the file Slipway owns with the upstream, included by your nginx config inside `http { }`' }),
-        upstream,
-        servers: { blue: servers('nginx-upstream-blue', getList('nginx-upstream-blue')), green: servers('nginx-upstream-green', getList('nginx-upstream-green')) },
-        testCommand: routing.splitCommandLine('nginx-test-command', getString('nginx-test-command') || 'nginx -t'),
-        reloadCommand: routing.splitCommandLine('nginx-reload-command', getString('nginx-reload-command') || 'nginx -s reload'),
-      },
-    };
-  }
-  const kubernetes: NonNullable<routing.RouterConfig['kubernetes']> = {
-    kubeconfig: getString('kubeconfig', { secret: true }),
-    context: getString('kube-context'),
-    namespace: getString('namespace') || 'default',
-  };
-  if (kind === 'kubernetes-service') {
-    kubernetes.service = getString('service', { required: 'the Service whose selector picks the live colour' });
-    kubernetes.colorLabel = getString('color-label') || 'color';
-  } else {
-    kubernetes.services = { blue: getString('backend-blue', { required: 'the Service of the blue colour' }), green: getString('backend-green', { required: 'the Service of the green colour' }) };
-    if (kind === 'gateway-api') kubernetes.route = getString('route', { required: 'the HTTPRoute whose rules route to backend-blue and backend-green' });
-    else kubernetes.ingress = getString('ingress', { required: "ingress-nginx's canary Ingress (annotated `nginx.ingress.kubernetes.io/canary: \"true\"`)" });
-  }
-  return { kind, backends, kubernetes };
-}
+/** The routers and router inputs of this action (`nginx-upstream-blue`, `backend-green`, …). */
+export const ROUTER_INPUTS: routing.RouterInputSpec = { backends: COLORS, kinds: routing.ROUTER_KINDS, noun: 'colour' };
 
 const probeTimeout = (interval: number) => Math.max(1000, Math.min(10_000, interval));
 
@@ -69,7 +30,7 @@ export function readInputs(): BlueGreenConfig {
   const kind = getEnum('router', routing.ROUTER_KINDS, 'nginx');
   const action = getEnum('action', ['switch', 'rollback', 'status'] as const, 'switch');
   const target = getString('target') ? getEnum('target', COLORS, 'green') : undefined;
-  const router = readRouter(kind);
+  const router = routing.readRouterInputs(ROUTER_INPUTS, kind);
 
   const expectStatus = getInteger('health-expect-status', 200, { min: 100, max: 599 });
   let health: routing.HealthGate | undefined;
@@ -95,9 +56,7 @@ export function readInputs(): BlueGreenConfig {
   if (watchQuery && !prometheusUrl) throw new InputError('prometheus-url', '', 'the Prometheus base URL, since watch-query is set');
   if (watchUrl || prometheusUrl) {
     const intervalMs = getDuration('watch-interval', '10s');
-    const rateText = getString('watch-max-error-rate') || '0.01';
-    const maxErrorRate = Number(rateText);
-    if (!(maxErrorRate >= 0 && maxErrorRate < 1)) throw new InputError('watch-max-error-rate', rateText, 'a fraction from 0 to below 1, e.g. `0.01` for 1 %');
+    const maxErrorRate = getNumber('watch-max-error-rate', 0.01, { min: 0, below: 1, expected: 'a fraction from 0 to below 1, e.g. `0.01` for 1 %' });
     watch = {
       durationMs: getDuration('watch-duration', '5m'),
       intervalMs,

@@ -65,6 +65,15 @@ export function getInteger(name: string, defaultValue: number, range: IntegerOpt
   return n;
 }
 
+/** A decimal number from min, up to max or below `below`; `expected` says what it means, for the error. */
+export function getNumber(name: string, defaultValue: number, range: { min: number; max?: number; below?: number; expected: string }): number {
+  const value = getString(name);
+  if (value === '') return defaultValue;
+  const n = /^[+-]?(\d+\.?\d*|\.\d+)(e[+-]?\d+)?$/i.test(value) ? Number(value) : Number.NaN;
+  if (!(n >= range.min && n <= (range.max ?? Infinity) && n < (range.below ?? Infinity))) throw new InputError(name, value, range.expected);
+  return n;
+}
+
 /** A duration such as `90s`, `5m`, `1h`, `1h30m` or `500ms`, returned in milliseconds. */
 export function getDuration(name: string, defaultValue: string): number {
   const value = getString(name) || defaultValue;

@@ -83,7 +83,7 @@ describe('canary analysis', () => {
     const analysis = new Analysis(config(), idle);
     const tick = await analysis.measure();
     expect(analysis.status).toBe('inconclusive');
-    expect(tick.measurements[0]?.judged.reason).toBe('0 canary requests in 1m, fewer than min-requests 50');
+    expect(tick.measurements[0]?.judged?.reason).toBe('0 canary requests in 1m, fewer than min-requests 50');
     expect((await analysis.judge(new Date(0), new Date(60_000), 2)).score.verdict).toBe('nodata');
     const lenient = new Analysis(config({ onNoData: 'pass' }), idle);
     await lenient.measure();
@@ -104,9 +104,21 @@ describe('canary analysis', () => {
     down = false;
   });
 
-  it('with judge: mann-whitney, measures nothing every interval', async () => {
+  it('with judge: mann-whitney, records values every interval but judges none', async () => {
     const analysis = new Analysis(config({ judge: 'mann-whitney' }), source({ ...healthy, errorRate: 0.08 }, healthy));
-    expect((await analysis.measure()).measurements).toEqual([]);
+    expect((await analysis.measure()).measurements).toEqual([
+      { metric: 'error-rate', canary: 0.08, stable: 0.01 },
+      { metric: 'p95-latency', canary: 0.2, stable: 0.2 },
+    ]);
     expect(analysis.status).toBe('running');
+  });
+
+  it('records metrics without a rule or threshold, judging only the others', async () => {
+    const cpu = { name: 'cpu', query: 'avg(rate(process_cpu_seconds_total{{{ selector }}}[{{ window }}]))', direction: 'increase' as const, weight: 1, critical: false };
+    const analysis = new Analysis(config({ metrics: [M['error-rate'], cpu] }), source(healthy, healthy));
+    const tick = await analysis.measure();
+    expect(tick.requests).toBe(600);
+    expect(tick.measurements[1]).toEqual({ metric: 'cpu', canary: 0.2, stable: 0.2 });
+    expect(analysis.tally('cpu')).toBeUndefined();
   });
 });

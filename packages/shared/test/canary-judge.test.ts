@@ -25,6 +25,15 @@ describe('Mann–Whitney classification (Kayenta)', () => {
     expect(classify(series(0.1, 0.01), series(0.2, 0.01), 'decrease', 0.98)).toMatchObject({ classification: 'Low', failed: true });
   });
 
+  it("passes a significant change within the effect size (Kayenta's allowedIncrease / allowedDecrease)", () => {
+    const effect = { allowedIncrease: 1.25, allowedDecrease: 0.8 };
+    // 10 % higher, significant, but below 1.25×: a pass that says why.
+    expect(classify(series(0.22, 0.001), series(0.2, 0.001), 'increase', 0.98, effect)).toMatchObject({ classification: 'Pass', failed: false, reason: expect.stringMatching(/^canary higher but within the allowed ratio \(1\.10× stable, allowed 1\.25×; shift/) });
+    expect(classify(series(0.3, 0.001), series(0.2, 0.001), 'increase', 0.98, effect)).toMatchObject({ classification: 'High', failed: true });
+    expect(classify(series(0.18, 0.001), series(0.2, 0.001), 'decrease', 0.98, effect)).toMatchObject({ classification: 'Pass' });
+    expect(classify(series(0.1, 0.001), series(0.2, 0.001), 'decrease', 0.98, effect)).toMatchObject({ classification: 'Low', failed: true });
+  });
+
   it('treats missing and NaN samples as no data, never a pass', () => {
     expect(classify([], series(0.2, 0.01), 'increase', 0.98)).toMatchObject({ classification: 'NoData', failed: false, reason: 'no data for the canary' });
     expect(classify(series(0.2, 0.01), [Number.NaN, Number.NaN], 'increase', 0.98)).toMatchObject({ classification: 'NoData', reason: 'no data for stable' });

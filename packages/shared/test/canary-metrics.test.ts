@@ -74,7 +74,7 @@ describe('built-in canary metrics on a real Prometheus', () => {
     }, prometheusSource({ url: prometheus.url }));
     const tick = await analysis.measure();
     expect(analysis.status).toBe('failure');
-    expect(tick.measurements.find((m) => m.metric === 'error-rate')?.judged.reason).toMatch(/^error rate \d+\.\d+ % > 5\.00 %$/);
+    expect(tick.measurements.find((m) => m.metric === 'error-rate')?.judged?.reason).toMatch(/^error rate \d+\.\d+ % > 5\.00 %$/);
     const judgement = await analysis.judge(new Date(loadStart.getTime() + 4000), loadEnd, 1);
     expect(judgement.metrics.find((m) => m.name === 'error-rate')?.result).toMatchObject({ classification: 'High', failed: true });
     expect(judgement.score.verdict).toBe('fail');

@@ -3,7 +3,7 @@
 // the two tied cases are widely published outputs of the normal approximation (W = 51.5, p = 0.5966;
 // W = 0, p = 0.001364).
 import { describe, expect, it } from 'vitest';
-import { mannWhitney, pnorm, qnorm, rank, wilcoxonDistribution, zFor } from '../src/canary/statistics';
+import { mannWhitney, pnorm, qnorm, rank, smallestPValue, wilcoxonDistribution, zFor } from '../src/canary/statistics';
 
 const i = Array.from({ length: 60 }, (_, k) => k + 1);
 const depression = { x: [0.8, 0.83, 1.89, 1.04, 1.45, 1.38, 1.91, 1.64, 0.73, 1.46], y: [1.15, 0.88, 0.9, 0.74, 1.21] };
@@ -90,5 +90,14 @@ describe('building blocks', () => {
     for (let w = 0; w < d.length; w++) expect(d[w]).toBeCloseTo(d[24 - w] as number, 15);
     // dwilcox(0, 4, 6) = 1 / choose(10, 4)
     expect(d[0]).toBeCloseTo(1 / 210, 15);
+  });
+
+  it('the smallest two-sided p-value is 2 / choose(m + n, m): 5 and 5 can reach 98 %, 4 and 4 cannot', () => {
+    expect(smallestPValue(5, 5)).toBeCloseTo(2 / 252, 15);
+    expect(smallestPValue(4, 6)).toBeCloseTo(2 / 210, 15);
+    expect(smallestPValue(4, 4)).toBeCloseTo(2 / 70, 15);
+    expect(smallestPValue(1, 1)).toBe(1);
+    // The exact test's p-value at complete separation is that bound.
+    expect(mannWhitney([6, 7, 8, 9, 10], [1, 2, 3, 4, 5], 0.98).pValue).toBeCloseTo(smallestPValue(5, 5), 12);
   });
 });

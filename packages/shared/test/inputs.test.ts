@@ -9,6 +9,7 @@ import {
   getInteger,
   getKeyValues,
   getList,
+  getNumber,
   getObject,
   getString,
   maskValue,
@@ -25,6 +26,17 @@ describe('inputs', () => {
   it('reads strings and enforces required ones, naming the input', () => {
     withInputs({ name: '  value  ' }, () => expect(getString('name')).toBe('value'));
     withInputs({}, () => expect(() => getString('release', { required: true })).toThrow(/Input 'release' is invalid: got an empty value; expected a non-empty value/));
+  });
+
+  it('reads decimal numbers within their range, saying what they mean when not', () => {
+    const range = { min: 0, below: 1, expected: 'a fraction from 0 to below 1' };
+    withInputs({ rate: '0.05' }, () => expect(getNumber('rate', 0.01, range)).toBe(0.05));
+    withInputs({ rate: '.5' }, () => expect(getNumber('rate', 0.01, range)).toBe(0.5));
+    withInputs({}, () => expect(getNumber('rate', 0.01, range)).toBe(0.01));
+    for (const bad of ['1', '-0.1', '5%', '0x10', 'NaN', '1e']) {
+      withInputs({ rate: bad }, () => expect(() => getNumber('rate', 0.01, range)).toThrow(`Input 'rate' is invalid: got "${bad}"; expected a fraction from 0 to below 1.`));
+    }
+    withInputs({ score: '100' }, () => expect(getNumber('score', 95, { min: 0, max: 100, expected: 'a score' })).toBe(100));
   });
 
   it('accepts only true or false for booleans', () => {

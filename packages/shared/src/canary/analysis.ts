@@ -45,11 +45,14 @@ export interface MetricMeasurement {
   metric: string;
   canary?: number;
   stable?: number;
-  judged: Judged;
+  /** Absent for metrics only the statistical judge looks at. */
+  judged?: Judged;
 }
 
 export interface Tick {
   at: Date;
+  /** Canary requests in the window; undefined when the source failed. */
+  requests?: number;
   measurements: MetricMeasurement[];
 }
 
@@ -58,6 +61,8 @@ export type AnalysisStatus = 'running' | 'failure' | 'inconclusive' | 'error';
 export interface Judgement {
   metrics: { name: string; result: MetricClassification }[];
   score: Score;
+  passScore: number;
+  marginalScore: number;
 }
 
 const noData = (config: AnalysisConfig, reason: string): Judged =>
@@ -82,7 +87,7 @@ export class Analysis {
     for (const metric of this.judged()) this.outcomes.set(metric.name, new Outcome(config.limits));
   }
 
-  /** Metrics measured every interval: the seed's rules and custom metrics with a threshold. */
+  /** Metrics judged every interval: the seed's rules and custom metrics with a threshold. */
   private judged(): MetricDefinition[] {
     if (this.config.judge === 'mann-whitney') return [];
     return this.config.metrics.filter((m) => m.rule || m.threshold !== undefined);
@@ -93,9 +98,11 @@ export class Analysis {
     return renderQuery(definition as MetricDefinition, selector, this.config.window);
   }
 
-  /** One measurement of every judged metric; a failing source is an error measurement, not a crash. */
+  /**
+   * One measurement: every metric's canary and stable values (for the record and the charts), and a
+   * judgement of the judged ones. A failing source is an error measurement, not a crash.
+   */
   async measure(at = new Date()): Promise<Tick> {
-    const measurements: MetricMeasurement[] = [];
     let requests: number | undefined;
     let sourceError: string | undefined;
     try {
@@ -103,25 +110,32 @@ export class Analysis {
     } catch (error) {
       sourceError = (error as Error).message;
     }
-    for (const metric of this.judged()) {
-      let judged: Judged;
-      let canary: number | undefined;
-      let stable: number | undefined;
-      if (sourceError !== undefined) judged = { measurement: 'error', reason: sourceError };
-      else if ((requests ?? 0) < this.config.minRequests) judged = noData(this.config, `${Math.round(requests ?? 0)} canary requests in ${this.config.window}, fewer than min-requests ${this.config.minRequests}`);
-      else {
+    const judged = new Set(this.judged());
+    const measurements = await Promise.all(
+      this.config.metrics.map(async (metric): Promise<MetricMeasurement> => {
+        const judge = (result: () => Judged) => (judged.has(metric) ? { judged: result() } : {});
+        if (sourceError !== undefined) return { metric: metric.name, ...judge(() => ({ measurement: 'error', reason: sourceError as string })) };
+        let canary: number | undefined;
+        let stable: number | undefined;
         try {
           [canary, stable] = await Promise.all([this.source.instant(this.query(metric, this.config.canarySelector)), this.source.instant(this.query(metric, this.config.stableSelector))]);
-          judged = metric.rule ? judgeThresholds(metric.rule, canary, stable, this.config.rules) : judgeLimit(metric, canary);
-          if (judged.measurement === 'inconclusive') judged = noData(this.config, judged.reason);
         } catch (error) {
-          judged = { measurement: 'error', reason: (error as Error).message };
+          return { metric: metric.name, ...judge(() => ({ measurement: 'error', reason: (error as Error).message })) };
         }
-      }
-      this.outcomes.get(metric.name)?.add(judged.measurement);
-      measurements.push({ metric: metric.name, canary, stable, judged });
-    }
-    const tick = { at, measurements };
+        return {
+          metric: metric.name,
+          canary,
+          stable,
+          ...judge(() => {
+            if ((requests ?? 0) < this.config.minRequests) return noData(this.config, `${Math.round(requests ?? 0)} canary requests in ${this.config.window}, fewer than min-requests ${this.config.minRequests}`);
+            const result = metric.rule ? judgeThresholds(metric.rule, canary, stable, this.config.rules) : judgeLimit(metric, canary);
+            return result.measurement === 'inconclusive' ? noData(this.config, result.reason) : result;
+          }),
+        };
+      }),
+    );
+    for (const m of measurements) if (m.judged) this.outcomes.get(m.metric)?.add(m.judged.measurement);
+    const tick = { at, requests, measurements };
     this.ticks.push(tick);
     return tick;
   }
@@ -145,9 +159,10 @@ export class Analysis {
           this.source.range(this.query(metric, this.config.canarySelector), start, end, stepSeconds),
           this.source.range(this.query(metric, this.config.stableSelector), start, end, stepSeconds),
         ]);
-        return { name: metric.name, weight: metric.weight, critical: metric.critical, result: classify(canary, stable, metric.direction, this.config.confidence) };
+        return { name: metric.name, weight: metric.weight, critical: metric.critical, result: classify(canary, stable, metric.direction, this.config.confidence, metric.effect) };
       }),
     );
-    return { metrics: metrics.map(({ name, result }) => ({ name, result })), score: score(metrics, this.config.passScore, this.config.marginalScore) };
+    const { passScore, marginalScore } = this.config;
+    return { metrics: metrics.map(({ name, result }) => ({ name, result })), score: score(metrics, passScore, marginalScore), passScore, marginalScore };
   }
 }

@@ -22,11 +22,24 @@ const mean = (xs: readonly number[]) => xs.reduce((a, b) => a + b, 0) / xs.lengt
 const finite = (xs: readonly number[]) => xs.filter((x) => Number.isFinite(x));
 
 /**
- * Canary against stable for one metric: High or Low when the two-sided test is significant at the
- * confidence (the interval of the shift then excludes 0), Pass when not. A change in the harmless
- * direction passes, and is said. NaN and infinite samples (0/0 rates) are not data.
+ * Kayenta's effect size: a significant change still passes while mean(canary) / mean(stable) stays
+ * below allowedIncrease (for High) or above allowedDecrease (for Low). 1 and 1 make every significant
+ * change count.
  */
-export function classify(canaryValues: readonly number[], stableValues: readonly number[], direction: Direction, confidence: number): MetricClassification {
+export interface EffectSize {
+  allowedIncrease: number;
+  allowedDecrease: number;
+}
+
+export const NO_TOLERANCE: EffectSize = { allowedIncrease: 1, allowedDecrease: 1 };
+
+/**
+ * Canary against stable for one metric: High or Low when the two-sided test is significant at the
+ * confidence (the interval of the shift then excludes 0) and the mean ratio is beyond the effect size,
+ * Pass when not. A change in the harmless direction passes, and is said. NaN and infinite samples
+ * (0/0 rates) are not data.
+ */
+export function classify(canaryValues: readonly number[], stableValues: readonly number[], direction: Direction, confidence: number, effect: EffectSize = NO_TOLERANCE): MetricClassification {
   const canary = finite(canaryValues);
   const stable = finite(stableValues);
   if (canary.length === 0 || stable.length === 0) {
@@ -41,6 +54,10 @@ export function classify(canaryValues: readonly number[], stableValues: readonly
   // bound often sits exactly on 0, where "does the interval exclude 0" would turn on rounding.
   if (test.pValue >= 1 - confidence) return { classification: 'Pass', failed: false, test, meanRatio, reason: `no significant difference (${shift})` };
   const classification = test.w > (canary.length * stable.length) / 2 ? 'High' : 'Low';
+  const allowed = classification === 'High' ? effect.allowedIncrease : effect.allowedDecrease;
+  if (meanRatio !== undefined && (classification === 'High' ? meanRatio < allowed : meanRatio > allowed)) {
+    return { classification: 'Pass', failed: false, test, meanRatio, reason: `canary ${classification === 'High' ? 'higher' : 'lower'} but within the allowed ratio (${meanRatio.toFixed(2)}× stable, allowed ${allowed}×; ${shift})` };
+  }
   const failed = direction === 'either' || (direction === 'increase') === (classification === 'High');
   return { classification, failed, test, meanRatio, reason: `canary ${classification === 'High' ? 'higher' : 'lower'}${failed ? '' : ', which is fine for this metric'} (${shift})` };
 }

@@ -176,3 +176,13 @@ export function mannWhitney(x: readonly number[], y: readonly number[], confiden
     interval: [solveShift(x, y, zq, low, high), solveShift(x, y, -zq, low, high)],
   };
 }
+
+/**
+ * The smallest two-sided p-value the exact test can give for samples of sizes m and n (complete
+ * separation, no ties): 2 / C(m + n, m). At or above 1 − confidence, the test can never be significant.
+ */
+export function smallestPValue(m: number, n: number): number {
+  let c = 1;
+  for (let i = 1; i <= Math.min(m, n); i++) c = (c * (m + n - Math.min(m, n) + i)) / i;
+  return Math.min(1, 2 / c);
+}

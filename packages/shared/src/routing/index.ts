@@ -8,6 +8,7 @@ import type { Router, RouterKind } from './types';
 
 export * from './types';
 export * from './argv';
+export * from './inputs';
 export { NginxRouter, renderUpstream, type NginxRouterOptions } from './nginx';
 export { Kubectl, ANNOTATIONS, type KubectlOptions } from './kubectl';
 export { KubernetesServiceRouter } from './kubernetes-service';

@@ -1,0 +1,115 @@
+import * as core from '@actions/core';
+import { InputError, checkUrl, getBoolean, getDuration, getEnum, getInteger, getKeyValues, getNumber, getString, formatDuration, type PrometheusEndpoint } from '@slipway/shared';
+import * as canary from '@slipway/shared/canary';
+import * as routing from '@slipway/shared/routing';
+
+/** The routers and router inputs of this action (`nginx-upstream-stable`, `backend-canary`, …). */
+export const ROUTER_INPUTS: routing.RouterInputSpec = { backends: ['stable', 'canary'], kinds: ['nginx', 'gateway-api', 'ingress-nginx'], noun: 'version' };
+
+export interface CanaryConfig {
+  mode: 'analyze' | 'progressive';
+  prometheus: PrometheusEndpoint;
+  /** Undefined with `router: none` and in `analyze` mode. */
+  router?: routing.RouterConfig;
+  analysis: canary.AnalysisConfig;
+  progression: canary.ProgressionConfig;
+  pushgatewayUrl?: string;
+  summary: boolean;
+}
+
+/** Label matchers as PromQL writes them inside `{}`: `name="value"` with =, !=, =~ or !~, comma-separated. */
+const MATCHERS = /^\s*[A-Za-z_][A-Za-z0-9_]*\s*(=|!=|=~|!~)\s*"(?:[^"\\]|\\.)*"(\s*,\s*[A-Za-z_][A-Za-z0-9_]*\s*(=|!=|=~|!~)\s*"(?:[^"\\]|\\.)*")*\s*,?\s*$/;
+
+function checkSelector(name: string, value: string): string {
+  if (!MATCHERS.test(value)) throw new InputError(name, value, 'PromQL label matchers without braces, e.g. `version="canary"` or `app="shop",track=~"canary|preview"`');
+  return value.trim().replace(/,$/, '');
+}
+
+/** A Prometheus range like `90s` or `1m30s`, from a duration in ms. */
+const promDuration = (ms: number) => `${Math.max(1, Math.round(ms / 1000))}s`;
+
+function steps(): number[] {
+  const text = getString('steps') || '10,25,50,100';
+  const expected = 'increasing whole percents from 1 to 100, comma-separated, e.g. `10,25,50,100`';
+  const values = text.split(',').map((s) => s.trim());
+  const numbers = values.map((v) => (/^\d{1,3}$/.test(v) ? Number(v) : Number.NaN));
+  if (numbers.some((n, i) => !(n >= 1 && n <= 100) || (i > 0 && n <= (numbers[i - 1] as number)))) throw new InputError('steps', text, expected);
+  return numbers;
+}
+
+function headers(): Record<string, string> | undefined {
+  const pairs = getKeyValues('prometheus-headers');
+  for (const [, value] of pairs) if (value) core.setSecret(value);
+  return pairs.length ? Object.fromEntries(pairs) : undefined;
+}
+
+/** Reads and checks every input before anything is changed. */
+export async function readInputs(): Promise<CanaryConfig> {
+  const prometheusUrl = getString('prometheus-url', { required: 'the Prometheus base URL, e.g. `http://prometheus:9090`' });
+  const prometheus = { url: checkUrl('prometheus-url', prometheusUrl, { allowInsecure: true }).toString(), headers: headers() };
+  const mode = getEnum('mode', ['progressive', 'analyze'] as const, 'progressive');
+  const routerName = getString('router');
+  let router: routing.RouterConfig | undefined;
+  if (mode === 'analyze') {
+    if (routerName && routerName !== 'none') throw new InputError('router', routerName, 'empty or `none` in `analyze` mode, which leaves traffic as it is (use `mode: progressive` to shift it)');
+  } else {
+    const kinds = [...ROUTER_INPUTS.kinds, 'none'] as const;
+    if (!routerName) throw new InputError('router', '', `one of ${kinds.map((k) => `\`${k}\``).join(', ')} in \`progressive\` mode (\`none\` when the weights are set elsewhere)`);
+    const kind = getEnum('router', kinds, 'none');
+    if (kind !== 'none') router = routing.readRouterInputs(ROUTER_INPUTS, kind);
+  }
+
+  const intervalMs = getDuration('interval', '1m');
+  if (intervalMs < 1000) throw new InputError('interval', getString('interval'), 'at least `1s`');
+  const stepDurationMs = getDuration('step-duration', '5m');
+  if (stepDurationMs < intervalMs) throw new InputError('step-duration', getString('step-duration') || '5m', `at least the interval (${formatDuration(intervalMs)})`);
+  const windowMs = getString('query-window') ? getDuration('query-window', '1m') : intervalMs;
+  if (windowMs < 1000) throw new InputError('query-window', getString('query-window'), 'at least `1s`, and a few scrape intervals long');
+  const deadlineMs = getString('deadline') ? getDuration('deadline', '0s') : undefined;
+
+  const names = { requests: getString('requests-metric') || 'http_requests_total', duration: getString('duration-metric') || 'http_request_duration_seconds', statusLabel: getString('status-label') || 'status' };
+  for (const [input, value] of [['requests-metric', names.requests], ['duration-metric', names.duration], ['status-label', names.statusLabel]] as const) {
+    if (!/^[A-Za-z_:][A-Za-z0-9_:]*$/.test(value)) throw new InputError(input, value, 'a Prometheus metric or label name (letters, digits, `_`, `:`)');
+  }
+  const metrics = await canary.parseMetrics('metrics', getString('metrics') || 'error-rate, p95-latency, cpu, memory', names);
+
+  const passScore = getNumber('pass-score', 95, { min: 0, max: 100, expected: 'a score from 0 to 100' });
+  const marginalScore = getNumber('marginal-score', 75, { min: 0, max: passScore, expected: `a score from 0 to pass-score (${passScore})` });
+  const judge = getEnum('judge', ['both', 'thresholds', 'mann-whitney'] as const, 'both');
+  const onNoData = getEnum('on-no-data', ['inconclusive', 'fail', 'pass'] as const, 'inconclusive');
+  const consecutiveErrorLimit = getInteger('consecutive-error-limit', 4, { min: 0, max: 1000 });
+  const analysis: canary.AnalysisConfig = {
+    metrics,
+    canarySelector: checkSelector('canary-selector', getString('canary-selector') || 'version="canary"'),
+    stableSelector: checkSelector('stable-selector', getString('stable-selector') || 'version="stable"'),
+    window: promDuration(windowMs),
+    judge,
+    rules: {
+      maxErrorRate: getNumber('max-error-rate', 0.05, { min: 0, max: 1, expected: 'a fraction from 0 to 1, e.g. `0.05` for 5 %' }),
+      maxP95LatencySeconds: getDuration('max-p95-latency', '2s') / 1000,
+      maxErrorRateIncrease: getNumber('max-error-rate-increase', 0.03, { min: 0, max: 1, expected: 'a fraction from 0 to 1, e.g. `0.03` for 3 points' }),
+      maxLatencyRatio: getNumber('max-latency-ratio', 1.5, { min: 1, max: 1000, expected: 'a ratio of at least 1, e.g. `1.5`' }),
+    },
+    confidence: getNumber('confidence', 0.98, { min: 0.5, below: 1, expected: 'a confidence from 0.5 to below 1, e.g. `0.98`' }),
+    passScore,
+    marginalScore,
+    limits: {
+      failureLimit: getInteger('failure-limit', 0, { min: 0, max: 1000 }),
+      inconclusiveLimit: getInteger('inconclusive-limit', 0, { min: 0, max: 1000 }),
+      consecutiveErrorLimit,
+    },
+    minRequests: getInteger('min-requests', 20, { min: 0, max: 1_000_000_000 }),
+    requestsQuery: canary.requestCountQuery(names),
+    onNoData,
+  };
+  const pushgateway = getString('metrics-pushgateway-url');
+  return {
+    mode,
+    prometheus,
+    router,
+    analysis,
+    progression: { steps: mode === 'analyze' ? [] : steps(), stepDurationMs, intervalMs, deadlineMs, windowMs, judge, onNoData, consecutiveErrorLimit },
+    pushgatewayUrl: pushgateway ? checkUrl('metrics-pushgateway-url', pushgateway, { allowInsecure: true }).toString() : undefined,
+    summary: getBoolean('summary', true),
+  };
+}

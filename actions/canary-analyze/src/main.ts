@@ -1,0 +1,75 @@
+import * as core from '@actions/core';
+import { RunMetrics, formatDuration, getContext, pushMetrics, run, writeSummary } from '@slipway/shared';
+import * as canary from '@slipway/shared/canary';
+import * as routing from '@slipway/shared/routing';
+import { readInputs } from './inputs';
+
+run(async () => {
+  const config = await readInputs();
+  const context = getContext();
+  const metrics = new RunMetrics('canary_analyze');
+  const definitions = new Map(config.analysis.metrics.map((m) => [m.name, m]));
+  const record = (reason: string): routing.SwitchRecord => ({ by: context.actor || 'unknown', at: new Date().toISOString(), runUrl: context.runUrl || undefined, reason });
+  // A cancelled job still ends with the canary's traffic taken away.
+  const controller = new AbortController();
+  const cancel = () => controller.abort();
+  process.once('SIGINT', cancel);
+  process.once('SIGTERM', cancel);
+  const created = config.router ? routing.createRouter(config.router) : undefined;
+  const started = Date.now();
+  let result: canary.CanaryResult | undefined;
+  try {
+    const traffic = created ? await canary.routerTraffic(created.router, record) : undefined;
+    if (traffic && traffic.initialWeight > 0) core.warning(`The canary already gets ${traffic.initialWeight} % of traffic before this run; the first step sets it to ${config.progression.steps[0]} %, and a rollback sends everything to stable.`);
+    const { steps, stepDurationMs, intervalMs } = config.progression;
+    core.info(`${config.mode === 'analyze' ? 'Analysing' : `Steps ${steps.join(' → ')} %`} for ${formatDuration(stepDurationMs)}${config.mode === 'analyze' ? '' : ' each'}, measuring every ${formatDuration(intervalMs)}; judge: ${config.analysis.judge}; metrics: ${[...definitions.keys()].join(', ')}.`);
+    if (config.analysis.judge !== 'thresholds') {
+      // The judge's samples in a step: one per interval, from one query window in to the step's end.
+      const samples = Math.max(1, Math.floor((stepDurationMs - Math.min(config.progression.windowMs, stepDurationMs - intervalMs)) / intervalMs) + 1);
+      if (canary.smallestPValue(samples, samples) >= 1 - config.analysis.confidence) {
+        core.warning(`With about ${samples} samples per side in a step, the Mann-Whitney judge cannot reach ${config.analysis.confidence * 100} % confidence and will pass every metric: make step-duration at least the query window plus 4 intervals (5 samples).`);
+      }
+    }
+    const analysis = new canary.Analysis(config.analysis, canary.prometheusSource(config.prometheus));
+    result = await canary.runCanary(config.progression, analysis, traffic, {
+      step: (step) => core.info(step.weight === undefined ? 'Analysis started.' : `Step: the canary gets ${step.weight} %${config.router ? '' : ' (router: none, set elsewhere)'}.`),
+      tick: (tick, step) => {
+        const values = tick.measurements.map((m) => {
+          const definition = definitions.get(m.metric) as canary.MetricDefinition;
+          const mark = m.judged ? ` ${{ success: '✓', failure: '✗ FAILED', inconclusive: '? no data', error: '! error' }[m.judged.measurement]}` : '';
+          return `${m.metric} ${canary.formatValue(definition, m.canary)} (stable ${canary.formatValue(definition, m.stable)})${mark}`;
+        });
+        core.info(`  +${formatDuration(tick.at.getTime() - step.startedAt.getTime())}: ${values.join('; ')}`);
+        for (const m of tick.measurements) if (m.judged && m.judged.measurement !== 'success') core.info(`    ${m.metric}: ${m.judged.reason}`);
+      },
+      judged: (judgement) => {
+        core.info(`  Statistical judge: ${judgement.score.verdict}${judgement.score.score === undefined ? '' : `, score ${judgement.score.score.toFixed(0)}`}`);
+        for (const m of judgement.metrics) core.info(`    ${m.name}: ${m.result.classification}: ${m.result.reason}`);
+      },
+    }, controller.signal);
+  } finally {
+    created?.close();
+    process.off('SIGINT', cancel);
+    process.off('SIGTERM', cancel);
+    const outcome = result?.outcome ?? 'error';
+    core.setOutput('verdict', result?.verdict ?? 'inconclusive');
+    core.setOutput('outcome', outcome);
+    core.setOutput('score', result?.score === undefined ? '' : result.score.toFixed(1));
+    core.setOutput('final-weight', result?.finalWeight === undefined ? '' : String(result.finalWeight));
+    core.setOutput('rolled-back', String(result?.rolledBack ?? false));
+    core.setOutput('results', result ? canary.resultsJson(result) : '{}');
+    if (result && config.summary) {
+      canary.addCanarySummary(result, config.analysis.metrics, config.analysis.rules, config.mode);
+      await writeSummary();
+    }
+    metrics.set('verdict', 'The last verdict: 1 for the verdict label given.', 1, { verdict: result?.verdict ?? 'inconclusive', outcome });
+    if (result?.score !== undefined) metrics.set('score', 'The statistical judge\'s deciding score.', result.score);
+    if (result?.finalWeight !== undefined) metrics.set('final_weight', 'The canary\'s traffic percent at the end.', result.finalWeight);
+    core.info(`Done in ${formatDuration(Date.now() - started)}.`);
+    await pushMetrics(metrics, config.pushgatewayUrl, context, result?.verdict === 'promote');
+  }
+  if (result.verdict !== 'promote') {
+    throw new Error(`canary ${result.verdict} (${result.outcome}): ${result.reason}${result.rolledBack ? '; the canary\'s traffic was taken away' : ''}`);
+  }
+  core.info(`Promote: ${result.reason}.`);
+});
