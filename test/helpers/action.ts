@@ -37,9 +37,9 @@ export function parseOutputFile(text: string): Record<string, string> {
 /**
  * Runs `node dist/<action>/index.js` on Node 24 as the runner does: inputs as INPUT_* variables,
  * GITHUB_OUTPUT and GITHUB_STEP_SUMMARY files, and only the environment given (no leakage from the
- * test process).
+ * test process). `interrupt` sends a signal once stdout matches, as a cancelled job gets one.
  */
-export async function runAction(action: string, inputs: Record<string, string>, env: Record<string, string> = {}): Promise<ActionRun> {
+export async function runAction(action: string, inputs: Record<string, string>, env: Record<string, string> = {}, options: { interrupt?: { when: RegExp; signal: NodeJS.Signals } } = {}): Promise<ActionRun> {
   const dir = mkdtempSync(join(tmpdir(), `slipway-${action}-`));
   const outputFile = join(dir, 'output');
   const summaryFile = join(dir, 'summary');
@@ -61,7 +61,15 @@ export async function runAction(action: string, inputs: Record<string, string>, 
   });
   let stdout = '';
   let stderr = '';
-  child.stdout.setEncoding('utf8').on('data', (d: string) => (stdout += d));
+  let interrupted = false;
+  child.stdout.setEncoding('utf8').on('data', (d: string) => {
+    stdout += d;
+    // As the runner cancels a job: a signal to the action's process once it has printed `when`.
+    if (options.interrupt && !interrupted && options.interrupt.when.test(stdout)) {
+      interrupted = true;
+      child.kill(options.interrupt.signal);
+    }
+  });
   child.stderr.setEncoding('utf8').on('data', (d: string) => (stderr += d));
   const exitCode = await new Promise<number>((resolve) => child.on('close', (code) => resolve(code ?? -1)));
   return {

@@ -14,6 +14,7 @@ import { useCluster } from '../../../test/cluster/use-cluster';
 import { startDemoApp, type DemoApp } from '../../../test/services/demo-app';
 import { startNginx, type Nginx } from '../../../test/services/nginx';
 import { startPrometheus } from '../../../test/services/prometheus';
+import { startPushgateway } from '../../../test/services/pushgateway';
 import type { Service } from '../../../test/services/process';
 
 let stable: DemoApp;
@@ -114,6 +115,24 @@ describe('dist/canary-analyze/index.js with nginx', () => {
     expect(readFileSync(nginx.upstreamFile, 'utf8')).toBe(before);
     expect(run.stdout).toMatch(/::error::canary rollback \(failure\): error-rate: .*; the canary's traffic was taken away/);
     expect(run.summary).toContain('canary-analyze: rollback (failure)');
+  }, 60_000);
+
+  it('takes the canary back to 0 when the job is cancelled mid-step, and pushes its verdict', async () => {
+    const before = readFileSync(nginx.upstreamFile, 'utf8');
+    const pushgateway = await startPushgateway();
+    const load = startLoad(nginx.url, 50);
+    try {
+      const run = await runAction('canary-analyze', { ...nginxInputs(), 'step-duration': '60s', 'metrics-pushgateway-url': pushgateway.url }, RUN_ENV, { interrupt: { when: /\+3s: error-rate/, signal: 'SIGTERM' } });
+      expect(run.exitCode).toBe(1);
+      expect(run.outputs).toMatchObject({ verdict: 'inconclusive', outcome: 'error', 'final-weight': '0', 'rolled-back': 'true' });
+      expect(run.stdout).toMatch(/::error::canary inconclusive \(error\): cancelled; the canary's traffic was taken away/);
+      expect(readFileSync(nginx.upstreamFile, 'utf8')).toBe(before);
+      const pushed = await (await fetch(`${pushgateway.url}/metrics`)).text();
+      expect(pushed).toMatch(/slipway_canary_analyze_verdict\{[^}]*outcome="error"[^}]*verdict="inconclusive"[^}]*\} 1/);
+      expect(pushed).toMatch(/slipway_canary_analyze_final_weight\{[^}]*\} 0/);
+    } finally {
+      await Promise.all([load.stop(), pushgateway.stop()]);
+    }
   }, 60_000);
 
   it('rolls back a canary twice as slow as stable on the latency ratio', async () => {
