@@ -9,6 +9,7 @@ import { queryValue } from '../../../packages/shared/src/prometheus';
 import { renderUpstream, type Weights } from '../../../packages/shared/src/routing/index';
 import { runAction, type ActionRun } from '../../../test/helpers/action';
 import { startLoad, type LoadSample } from '../../../test/helpers/load';
+import { freePort } from '../../../test/helpers/net';
 import { runEnv } from '../../../test/helpers/run-env';
 import { useCluster } from '../../../test/cluster/use-cluster';
 import { startDemoApp, type DemoApp } from '../../../test/services/demo-app';
@@ -188,6 +189,16 @@ describe('dist/canary-analyze/index.js with nginx', () => {
       await Promise.all([own.stop(), load.stop()]);
     }
   }, 60_000);
+
+  it('never gives traffic to a canary no server of which accepts connections', async () => {
+    const before = readFileSync(nginx.upstreamFile, 'utf8');
+    const closed = `127.0.0.1:${await freePort()}`;
+    const run = await runAction('canary-analyze', { ...nginxInputs(), 'nginx-upstream-canary': closed }, RUN_ENV);
+    expect(run.exitCode).toBe(1);
+    expect(run.outputs).toMatchObject({ verdict: 'inconclusive', outcome: 'error', 'final-weight': '0' });
+    expect(run.stdout).toContain(`::error::canary inconclusive (error): could not give the canary 10 %25: not switching: no server of canary accepts connections (${closed})`);
+    expect(readFileSync(nginx.upstreamFile, 'utf8')).toBe(before);
+  }, 30_000);
 
   it('refuses bad inputs before touching routing, naming the input', async () => {
     const before = readFileSync(nginx.upstreamFile, 'utf8');
