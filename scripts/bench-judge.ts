@@ -2,9 +2,8 @@
 // noise. Over 100 A/A runs (canary identical to stable) how often would it roll back (goal ≤ 2 %);
 // over 100 A/B runs (canary at 5 % errors against 1 %, or 1.5× latency) how often does it catch it
 // (goal ≥ 95 %); for the thresholds, mann-whitney and both judges.
-import { Analysis, type AnalysisConfig, type Judge, type MetricSource } from '../packages/shared/src/canary/analysis';
-import { builtinMetrics, requestCountQuery } from '../packages/shared/src/canary/metrics';
-import { SEED_RULES } from '../packages/shared/src/canary/judge';
+import { Analysis, type Judge, type MetricSource } from '../packages/shared/src/canary/analysis';
+import { analysisConfig } from '../test/helpers/canary';
 
 // The issue asks for 100 runs; 1,000 make a rate near 2 % distinguishable from 4 %.
 const RUNS = Number(process.env.BENCH_JUDGE_RUNS ?? 1000);
@@ -55,22 +54,7 @@ function syntheticSource(canary: Truth, stable: Truth, random: () => number): Me
   };
 }
 
-const M = builtinMetrics();
-const config = (judge: Judge): AnalysisConfig => ({
-  metrics: [M['error-rate'], M['p95-latency']],
-  canarySelector: 'version="canary"',
-  stableSelector: 'version="stable"',
-  window: '1m',
-  judge,
-  rules: SEED_RULES,
-  confidence: 0.98,
-  passScore: 95,
-  marginalScore: 75,
-  limits: { failureLimit: 0, inconclusiveLimit: 0, consecutiveErrorLimit: 4 },
-  minRequests: 50,
-  requestsQuery: requestCountQuery(),
-  onNoData: 'inconclusive',
-});
+const config = (judge: Judge) => analysisConfig({ judge, minRequests: 50 });
 
 /** Would one step of analysis roll back? Thresholds: any measurement failed; statistics: score fails. */
 async function rollsBack(judge: Judge, canary: Truth, stable: Truth, seed: number): Promise<boolean> {

@@ -2,26 +2,11 @@
 // canary-metrics.test.ts runs it on a real Prometheus).
 import { describe, expect, it } from 'vitest';
 import { Analysis, type AnalysisConfig, type MetricSource } from '../src/canary/analysis';
-import { builtinMetrics, requestCountQuery } from '../src/canary/metrics';
-import { SEED_RULES } from '../src/canary/judge';
+import { builtinMetrics } from '../src/canary/metrics';
+import { analysisConfig } from '../../../test/helpers/canary';
 
 const M = builtinMetrics();
-const config = (overrides: Partial<AnalysisConfig> = {}): AnalysisConfig => ({
-  metrics: [M['error-rate'], M['p95-latency']],
-  canarySelector: 'version="canary"',
-  stableSelector: 'version="stable"',
-  window: '1m',
-  judge: 'both',
-  rules: SEED_RULES,
-  confidence: 0.98,
-  passScore: 95,
-  marginalScore: 75,
-  limits: { failureLimit: 0, inconclusiveLimit: 0, consecutiveErrorLimit: 4 },
-  minRequests: 50,
-  requestsQuery: requestCountQuery(),
-  onNoData: 'inconclusive',
-  ...overrides,
-});
+const config = (overrides: Partial<AnalysisConfig> = {}) => analysisConfig({ minRequests: 50, ...overrides });
 
 interface Side {
   requests: number;

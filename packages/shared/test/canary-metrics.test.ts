@@ -2,12 +2,12 @@
 // service, labelled version="stable" and version="canary", with traffic sent to both.
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { Analysis, prometheusSource } from '../src/canary/analysis';
-import { builtinMetrics, renderQuery, requestCountQuery } from '../src/canary/metrics';
-import { SEED_RULES } from '../src/canary/judge';
+import { builtinMetrics, renderQuery } from '../src/canary/metrics';
 import { queryRange, queryValue } from '../src/prometheus';
 import { startDemoApp, type DemoApp } from '../../../test/services/demo-app';
 import { startPrometheus } from '../../../test/services/prometheus';
 import type { Service } from '../../../test/services/process';
+import { analysisConfig } from '../../../test/helpers/canary';
 
 let stable: DemoApp;
 let canary: DemoApp;
@@ -57,21 +57,7 @@ describe('built-in canary metrics on a real Prometheus', () => {
   });
 
   it('an analysis through Prometheus fails the canary on its error rate, by threshold and by statistics', async () => {
-    const analysis = new Analysis({
-      metrics: [METRICS['error-rate'], METRICS['p95-latency']],
-      canarySelector: 'version="canary"',
-      stableSelector: 'version="stable"',
-      window: '10s',
-      judge: 'both',
-      rules: SEED_RULES,
-      confidence: 0.98,
-      passScore: 95,
-      marginalScore: 75,
-      limits: { failureLimit: 0, inconclusiveLimit: 0, consecutiveErrorLimit: 4 },
-      minRequests: 10,
-      requestsQuery: requestCountQuery(),
-      onNoData: 'inconclusive',
-    }, prometheusSource({ url: prometheus.url }));
+    const analysis = new Analysis(analysisConfig({ window: '10s', minRequests: 10 }), prometheusSource({ url: prometheus.url }));
     const tick = await analysis.measure();
     expect(analysis.status).toBe('failure');
     expect(tick.measurements.find((m) => m.metric === 'error-rate')?.judged?.reason).toMatch(/^error rate \d+\.\d+ % > 5\.00 %$/);

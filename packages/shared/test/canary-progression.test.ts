@@ -2,29 +2,14 @@
 // code with Prometheus and nginx); durations are tens of milliseconds.
 import { describe, expect, it } from 'vitest';
 import { Analysis, type AnalysisConfig, type MetricSource } from '../src/canary/analysis';
-import { SEED_RULES } from '../src/canary/judge';
-import { builtinMetrics, requestCountQuery } from '../src/canary/metrics';
+import { builtinMetrics } from '../src/canary/metrics';
 import { runCanary, type ProgressionConfig } from '../src/canary/progression';
 import { routerTraffic, type Traffic } from '../src/canary/traffic';
 import type { Router, RoutingState, SwitchRecord, Weights } from '../src/routing/types';
+import { analysisConfig as config } from '../../../test/helpers/canary';
 
 const M = builtinMetrics();
-const analysisConfig = (overrides: Partial<AnalysisConfig> = {}): AnalysisConfig => ({
-  metrics: [M['error-rate'], M['p95-latency']],
-  canarySelector: 'version="canary"',
-  stableSelector: 'version="stable"',
-  window: '1m',
-  judge: 'both',
-  rules: SEED_RULES,
-  confidence: 0.98,
-  passScore: 95,
-  marginalScore: 75,
-  limits: { failureLimit: 0, inconclusiveLimit: 0, consecutiveErrorLimit: 2 },
-  minRequests: 10,
-  requestsQuery: requestCountQuery(),
-  onNoData: 'inconclusive',
-  ...overrides,
-});
+const analysisConfig = (overrides: Partial<AnalysisConfig> = {}) => config({ limits: { failureLimit: 0, inconclusiveLimit: 0, consecutiveErrorLimit: 2 }, minRequests: 10, ...overrides });
 const progression = (overrides: Partial<ProgressionConfig> = {}): ProgressionConfig => ({
   steps: [10, 50, 100],
   stepDurationMs: 40,
