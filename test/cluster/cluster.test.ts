@@ -83,6 +83,30 @@ describe('local Kubernetes control plane', () => {
     }
   }, 180_000);
 
+  it('plays what the Helm tests need: a pod that never becomes ready, and test hook pods that pass or fail', async () => {
+    const { kubectl } = useCluster();
+    await kubectl(['create', 'namespace', 'stages']);
+    const pod = (name: string, labels: Record<string, string>, annotations: Record<string, string> = {}) => ({
+      apiVersion: 'v1',
+      kind: 'Pod',
+      metadata: { name, namespace: 'stages', labels, annotations },
+      spec: { restartPolicy: 'Never', containers: [{ name: 'app', image: 'registry.invalid/app:1' }] },
+    });
+    await kubectl(['apply', '-f', '-'], JSON.stringify({
+      apiVersion: 'v1',
+      kind: 'List',
+      items: [
+        pod('ready', {}), pod('never-ready', { 'slipway.dev/test-never-ready': 'true' }),
+        pod('test-pass', {}, { 'helm.sh/hook': 'test' }), pod('test-fail', { 'slipway.dev/test-outcome': 'fail' }, { 'helm.sh/hook': 'test' }),
+      ],
+    }));
+    const phase = async (name: string) => (await kubectl(['-n', 'stages', 'get', 'pod', name, '-o', 'jsonpath={.status.phase}'])).trim();
+    await expect.poll(() => phase('test-pass'), { timeout: 30_000 }).toBe('Succeeded');
+    await expect.poll(() => phase('test-fail'), { timeout: 30_000 }).toBe('Failed');
+    await kubectl(['-n', 'stages', 'wait', '--for=condition=Ready', 'pod/ready', '--timeout=30s']);
+    expect(await phase('never-ready')).toBe('Pending');
+  }, 60_000);
+
   it('accepts Gateway API HTTPRoutes and patches their backend weights', async () => {
     const { kubectl } = useCluster();
     await kubectl(['create', 'namespace', 'routes']);

@@ -11,7 +11,8 @@ import { delimiter, join } from 'node:path';
 import { exec, ExecError } from '../../packages/shared/src/exec';
 import { freePort } from '../helpers/net';
 import { startProcess } from '../services/process';
-import { binDir, crdDir, missingTools } from './tools.mjs';
+import { parse as parseYaml, stringify as stringifyYaml } from 'yaml';
+import { binDir, crdDir, kwokStagesDir, missingTools } from './tools.mjs';
 
 export interface Cluster {
   /** Path of an admin kubeconfig (context `slipway`, namespace default). */
@@ -62,6 +63,31 @@ function nodeManifest(name: string): object {
       capacity: { cpu: '32', memory: '256Gi', pods: '110' },
     },
   };
+}
+
+/**
+ * kwok's default pod Stages with what the Helm tests need: a pod labelled
+ * `slipway.dev/test-never-ready` never becomes ready (an image that never starts), and Helm test hook
+ * pods complete (Succeeded, or Failed when labelled `slipway.dev/test-outcome: fail`), as if their
+ * command had run. Written as kwok's multi-document configuration.
+ */
+function kwokStages(): string {
+  const read = (file: string) => parseYaml(readFileSync(join(kwokStagesDir(), file), 'utf8')) as { metadata: { name: string }; spec: { selector: { matchExpressions: object[] }; next: { statusTemplate: string } } };
+  const ready = read('pod-ready.yaml');
+  ready.spec.selector.matchExpressions.push({ key: '.metadata.labels["slipway.dev/test-never-ready"]', operator: 'DoesNotExist' });
+  const helmTest = (outcome: 'pass' | 'fail') => {
+    const stage = read('pod-complete.yaml');
+    stage.metadata.name = `pod-helm-test-${outcome}`;
+    stage.spec.selector.matchExpressions = [
+      { key: '.metadata.deletionTimestamp', operator: 'DoesNotExist' },
+      { key: '.status.phase', operator: 'In', values: ['Running'] },
+      { key: '.metadata.annotations["helm.sh/hook"]', operator: 'In', values: ['test', 'test-success'] },
+      outcome === 'fail' ? { key: '.metadata.labels["slipway.dev/test-outcome"]', operator: 'In', values: ['fail'] } : { key: '.metadata.labels["slipway.dev/test-outcome"]', operator: 'DoesNotExist' },
+    ];
+    if (outcome === 'fail') stage.spec.next.statusTemplate = stage.spec.next.statusTemplate.replace('exitCode: 0', 'exitCode: 1').replace('reason: Completed', 'reason: Error').replace('phase: Succeeded', 'phase: Failed');
+    return stage;
+  };
+  return [ready, read('pod-complete.yaml'), read('pod-delete.yaml'), helmTest('pass'), helmTest('fail')].map((doc) => stringifyYaml(doc)).join('---\n');
 }
 
 async function until<T>(what: string, timeoutMs: number, attempt: () => Promise<T | undefined>, logs: () => string): Promise<T> {
@@ -133,8 +159,9 @@ export async function startCluster(): Promise<Cluster> {
       ...common, `--secure-port=${cmPort}`, `--service-account-private-key-file=${join(dir, 'sa.key')}`, `--root-ca-file=${join(dir, 'ca.crt')}`, '--use-service-account-credentials=false',
     ]));
     processes.push(startProcess(bin('kube-scheduler'), [...common, `--secure-port=${schedPort}`]));
+    writeFileSync(join(dir, 'kwok.yaml'), kwokStages());
     processes.push(startProcess(bin('kwok'), [
-      `--kubeconfig=${kubeconfig}`, '--manage-all-nodes=true', '--cidr=198.18.0.1/16', '--node-ip=127.0.0.1', `--server-address=127.0.0.1:${kwokPort}`,
+      `--kubeconfig=${kubeconfig}`, `--config=${join(dir, 'kwok.yaml')}`, '--manage-all-nodes=true', '--cidr=198.18.0.1/16', '--node-ip=127.0.0.1', `--server-address=127.0.0.1:${kwokPort}`,
       // Node heartbeats: without renewed Leases the node lifecycle controller marks every node NotReady
       // after its grace period (~50 s), and with it every pod.
       '--node-lease-duration-seconds=40',

@@ -7,3 +7,4 @@ export function binDir(): string;
 export function crdDir(): string;
 export function missingTools(): string[];
 export function ensureClusterTools(log?: (line: string) => void): string;
+export function kwokStagesDir(): string;

@@ -45,6 +45,24 @@ export function toolsDir() {
 
 export const binDir = () => join(toolsDir(), 'bin');
 export const crdDir = () => join(toolsDir(), 'crds');
+/** kwok's default ("fast") pod Stages, which test/cluster/cluster.ts adapts. */
+export const kwokStagesDir = () => join(toolsDir(), 'kwok-stages');
+const KWOK_STAGES = ['pod-ready.yaml', 'pod-complete.yaml', 'pod-delete.yaml'];
+
+/** The Go module kwok is built from (test/cluster/tools/kwok/go.mod), for its Stage files. */
+function kwokVersion() {
+  const version = /\bsigs\.k8s\.io\/kwok (v\S+)/.exec(readFileSync(join(TOOLS, 'kwok', 'go.mod'), 'utf8'))?.[1];
+  if (!version) throw new Error('test/cluster/tools/kwok/go.mod does not require sigs.k8s.io/kwok');
+  return version;
+}
+
+/** A Go module's source folder, downloaded from the module proxy. */
+function moduleDir(module) {
+  const download = spawnSync('go', ['mod', 'download', '-json', module], { encoding: 'utf8' });
+  const dir = download.status === 0 ? JSON.parse(download.stdout).Dir : undefined;
+  if (!dir) throw new Error(`downloading ${module} from the Go module proxy failed:\n${download.stdout}${download.stderr}`);
+  return dir;
+}
 
 /** Every program the cluster helper and the tests call. */
 export const PROGRAMS = [...BUILDS.flatMap((b) => b.programs), 'kubectl', 'helm'];
@@ -52,6 +70,7 @@ export const PROGRAMS = [...BUILDS.flatMap((b) => b.programs), 'kubectl', 'helm'
 export function missingTools() {
   const missing = PROGRAMS.filter((p) => !existsSync(join(binDir(), p)));
   if (!existsSync(join(crdDir(), 'gateway.networking.k8s.io_httproutes.yaml'))) missing.push('gateway-api CRDs');
+  if (KWOK_STAGES.some((f) => !existsSync(join(kwokStagesDir(), f)))) missing.push('kwok pod stages');
   return missing;
 }
 
@@ -99,10 +118,12 @@ export function ensureClusterTools(log = console.log) {
     }
   }
   if (!existsSync(join(crdDir(), 'gateway.networking.k8s.io_httproutes.yaml'))) {
-    const download = spawnSync('go', ['mod', 'download', '-json', `sigs.k8s.io/gateway-api@${GATEWAY_API_VERSION}`], { encoding: 'utf8' });
-    const dir = download.status === 0 ? JSON.parse(download.stdout).Dir : undefined;
-    if (!dir) throw new Error(`downloading sigs.k8s.io/gateway-api@${GATEWAY_API_VERSION} from the Go module proxy failed:\n${download.stdout}${download.stderr}`);
-    cpSync(join(dir, 'config', 'crd', 'standard'), crdDir(), { recursive: true });
+    cpSync(join(moduleDir(`sigs.k8s.io/gateway-api@${GATEWAY_API_VERSION}`), 'config', 'crd', 'standard'), crdDir(), { recursive: true });
+  }
+  if (KWOK_STAGES.some((f) => !existsSync(join(kwokStagesDir(), f)))) {
+    const fast = join(moduleDir(`sigs.k8s.io/kwok@${kwokVersion()}`), 'kustomize', 'stage', 'pod', 'fast');
+    mkdirSync(kwokStagesDir(), { recursive: true });
+    for (const file of KWOK_STAGES) cpSync(join(fast, file), join(kwokStagesDir(), file));
   }
   return bin;
 }
