@@ -12,3 +12,5 @@ export * from './prometheus';
 export * from './template';
 export * as notify from './notify/index';
 export * from './azure/block-upload';
+export * from './kubeconfig';
+export * from './github-deployments';

@@ -1,12 +1,12 @@
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { exec, ExecError } from '../exec';
+import { KubeconfigFile } from '../kubeconfig';
 import type { SwitchRecord } from './types';
 
 export interface KubectlOptions {
   /** Kubeconfig content (a secret); empty uses the runner's KUBECONFIG or ~/.kube/config. */
   kubeconfig?: string;
+  /** A kubeconfig file another tool shares (helm-deploy's Helm); its owner removes it. */
+  kubeconfigFile?: KubeconfigFile;
   context?: string;
   namespace: string;
 }
@@ -25,17 +25,13 @@ export const ANNOTATIONS = {
  * close(). Every call is an argv array with --kubeconfig, --context and --namespace set explicitly.
  */
 export class Kubectl {
-  private readonly dir?: string;
+  private readonly file: KubeconfigFile;
   private readonly base: string[];
 
   constructor(private readonly options: KubectlOptions) {
+    this.file = options.kubeconfigFile ?? new KubeconfigFile(options.kubeconfig);
     const base: string[] = [];
-    if (options.kubeconfig) {
-      this.dir = mkdtempSync(join(tmpdir(), 'slipway-kube-'));
-      const file = join(this.dir, 'kubeconfig');
-      writeFileSync(file, options.kubeconfig, { mode: 0o600 });
-      base.push(`--kubeconfig=${file}`);
-    }
+    if (this.file.path) base.push(`--kubeconfig=${this.file.path}`);
     if (options.context) base.push(`--context=${options.context}`);
     base.push(`--namespace=${options.namespace}`);
     this.base = base;
@@ -76,7 +72,7 @@ export class Kubectl {
   }
 
   close(): void {
-    if (this.dir) rmSync(this.dir, { recursive: true, force: true });
+    if (!this.options.kubeconfigFile) this.file.remove();
   }
 }
 
