@@ -6,6 +6,12 @@ import { mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
+import { createHash } from 'node:crypto';
+import { copyFileSync, mkdirSync } from 'node:fs';
+import { exec } from '../../../packages/shared/src/exec';
+import { startGitHubApi } from '../../../test/fakes/github-api';
+import { listen } from '../../../test/helpers/net';
+import { binDir } from '../../../test/cluster/tools.mjs';
 import { runAction, type ActionRun } from '../../../test/helpers/action';
 import { runEnv } from '../../../test/helpers/run-env';
 import { useCluster, type TestCluster } from '../../../test/cluster/use-cluster';
@@ -130,4 +136,113 @@ describe('dist/helm-deploy/index.js with Helm 4', () => {
     expect(run.stdout).toMatch(/::error::cannot reach the cluster to read release shop in helm-[0-9a-f]+: helm history failed: .*127\.0\.0\.1:1/);
     expect(run.stdout).not.toContain('helm upgrade');
   }, 90_000);
+});
+
+describe('dist/helm-deploy/index.js with GitHub Deployments and a pinned Helm 3', () => {
+  it('records a GitHub Deployment: in progress, then success or failure, every request valid for GitHub\'s OpenAPI description', async () => {
+    const token = 'ghs_helmdeploytest000000000000000000000';
+    const github = await startGitHubApi(token);
+    try {
+      const inputs = { release: 'shop-gh', 'github-token': token, environment: 'staging', 'environment-url': 'https://staging.shop.example.com' };
+      const ok = await deploy(inputs, { GITHUB_API_URL: github.url });
+      expect(ok.exitCode, log(ok)).toBe(0);
+      expect(ok.outputs['deployment-id']).toBe('1000');
+      const failed = await deploy({ ...inputs, set: 'testOutcome=fail' }, { GITHUB_API_URL: github.url });
+      expect(failed.exitCode).toBe(1);
+      expect(failed.outputs['deployment-id']).toBe('1001');
+      expect(github.requests.map((r) => [r.operationId, r.path, r.body?.state ?? r.body?.environment, r.problems])).toEqual([
+        ['repos/create-deployment', '/repos/acme/shop/deployments', 'staging', []],
+        ['repos/create-deployment-status', '/repos/acme/shop/deployments/1000/statuses', 'in_progress', []],
+        ['repos/create-deployment-status', '/repos/acme/shop/deployments/1000/statuses', 'success', []],
+        ['repos/create-deployment', '/repos/acme/shop/deployments', 'staging', []],
+        ['repos/create-deployment-status', '/repos/acme/shop/deployments/1001/statuses', 'in_progress', []],
+        ['repos/create-deployment-status', '/repos/acme/shop/deployments/1001/statuses', 'failure', []],
+      ]);
+      expect(github.requests[0]?.body).toMatchObject({ ref: RUN_ENV.GITHUB_SHA, auto_merge: false, required_contexts: [] });
+      expect(github.requests[2]?.body).toMatchObject({ log_url: 'https://github.com/acme/shop/actions/runs/9001', environment_url: 'https://staging.shop.example.com' });
+      expect(visible(ok)).not.toContain(token);
+    } finally {
+      await github.stop();
+    }
+  }, 90_000);
+
+  it('installs a pinned Helm 3 through the tool cache after checking its SHA-256, and deploys with Helm 3 flags', async () => {
+    // A mirror of get.helm.sh on loopback, serving this machine's Helm 3 build as the release archive.
+    const mirror = mkdtempSync(join(tmpdir(), 'slipway-helm-mirror-'));
+    mkdirSync(join(mirror, 'linux-amd64'));
+    copyFileSync(join(binDir(), 'helm3'), join(mirror, 'linux-amd64', 'helm'));
+    const name = 'helm-v3.19.0-linux-amd64.tar.gz';
+    await exec('tar', ['-czf', join(mirror, name), '-C', mirror, 'linux-amd64'], { silent: true });
+    const archive = readFileSync(join(mirror, name));
+    let checksum = `${createHash('sha256').update(archive).digest('hex')}  ${name}\n`;
+    const server = await listen((req, res) => {
+      if (req.url === `/${name}`) return res.writeHead(200, { 'content-type': 'application/gzip' }).end(archive);
+      if (req.url === `/${name}.sha256sum`) return res.writeHead(200).end(checksum);
+      res.writeHead(404).end();
+    });
+    const toolCache = mkdtempSync(join(tmpdir(), 'slipway-toolcache-'));
+    try {
+      const inputs = { release: 'shop3', 'helm-version': 'v3.19.0', 'helm-mirror': server.url };
+      checksum = `${'0'.repeat(64)}  ${name}\n`;
+      const refused = await deploy(inputs, { RUNNER_TOOL_CACHE: toolCache });
+      expect(refused.exitCode).toBe(1);
+      expect(refused.stdout).toMatch(/::error::helm-v3\.19\.0-linux-amd64\.tar\.gz has SHA-256 [0-9a-f]{64}, but .*\.sha256sum publishes 0{64}: not installing it/);
+      expect((await history('shop3')).items).toEqual([]);
+
+      checksum = `${createHash('sha256').update(archive).digest('hex')}  ${name}\n`;
+      const run = await deploy(inputs, { RUNNER_TOOL_CACHE: toolCache });
+      expect(run.exitCode, log(run)).toBe(0);
+      expect(run.stdout).toMatch(/Helm v3\.19\.0 installed \(SHA-256 [0-9a-f]{64} verified\)/);
+      expect(run.stdout).toContain('Helm: v3.');
+      expect(run.stdout).toMatch(/helm upgrade shop3 \S+ --install .* --atomic --wait --cleanup-on-fail/);
+      expect(run.outputs).toMatchObject({ revision: '1', status: 'deployed' });
+      // The next job finds it in the tool cache.
+      const again = await deploy({ ...inputs, 'image-tag': '1.0.2' }, { RUNNER_TOOL_CACHE: toolCache });
+      expect(again.exitCode, log(again)).toBe(0);
+      expect(again.stdout).toContain('Helm v3.19.0 from the tool cache');
+      expect(again.outputs).toMatchObject({ revision: '2', 'previous-revision': '1' });
+      // Helm 3's --atomic rolls a failed rollout back, reported the same way.
+      const broken = await deploy({ ...inputs, 'image-tag': 'never-ready', timeout: '10s' }, { RUNNER_TOOL_CACHE: toolCache });
+      expect(broken.exitCode).toBe(1);
+      expect(broken.outputs).toMatchObject({ revision: '4', 'previous-revision': '2', status: 'deployed', 'rolled-back': 'true' });
+      expect(broken.stdout).toMatch(/::error::helm upgrade of shop3 failed and was rolled back to revision 2: /);
+    } finally {
+      await server.close();
+    }
+  }, 120_000);
+});
+
+describe('dist/helm-deploy/index.js with a private chart repository', () => {
+  it('installs from a repository behind basic auth, the password given to Helm on stdin and never shown', async () => {
+    const repoDir = mkdtempSync(join(tmpdir(), 'slipway-chart-repo-'));
+    const password = 'repo-pa55-4471';
+    let url = '';
+    const seen: string[] = [];
+    const server = await listen((req, res) => {
+      seen.push(`${req.method} ${req.url}`);
+      if (req.headers.authorization !== `Basic ${Buffer.from(`charts:${password}`).toString('base64')}`) return res.writeHead(401, { 'www-authenticate': 'Basic realm="charts"' }).end();
+      try {
+        res.writeHead(200).end(readFileSync(join(repoDir, (req.url ?? '/').slice(1))));
+      } catch {
+        res.writeHead(404).end();
+      }
+    });
+    try {
+      url = server.url;
+      await exec(join(binDir(), 'helm'), ['package', CHART, '--destination', repoDir], { silent: true });
+      await exec(join(binDir(), 'helm'), ['repo', 'index', repoDir, '--url', url], { silent: true });
+      const run = await deploy({ release: 'shop-repo', chart: 'shop', 'chart-version': '0.1.0', repo: url, 'repo-username': 'charts', 'repo-password': password });
+      expect(run.exitCode, log(run)).toBe(0);
+      expect(run.outputs).toMatchObject({ revision: '1', status: 'deployed' });
+      expect(run.stdout).toMatch(/helm repo add slipway-chart-repo http:\/\/127\.0\.0\.1:\d+ --force-update --username charts --password-stdin/);
+      expect(seen).toEqual(expect.arrayContaining(['GET /index.yaml', 'GET /shop-0.1.0.tgz']));
+      expect(visible(run)).not.toContain(password);
+      const wrong = await deploy({ release: 'shop-repo', chart: 'shop', repo: url, 'repo-username': 'charts', 'repo-password': 'wrong-password-1' });
+      expect(wrong.exitCode).toBe(1);
+      expect(wrong.stdout).toMatch(/::error::helm repo failed: .*401/);
+      expect(visible(wrong)).not.toContain('wrong-password-1');
+    } finally {
+      await server.close();
+    }
+  }, 60_000);
 });

@@ -1,0 +1,97 @@
+// A stand-in for GitHub's REST API that checks every request against GitHub's published OpenAPI
+// description (npm @octokit/openapi): the operation must exist for the method and path, the token,
+// Accept, API version and User-Agent headers must be there, and the JSON body must match the
+// operation's request schema (types, enums, required fields, and no unknown top-level fields).
+// Operations the tests need are answered as GitHub does; any other known one gets 501.
+import Ajv, { type ValidateFunction } from 'ajv';
+import addFormats from 'ajv-formats';
+import { readFileSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import { listen, readBody, type Listening } from '../helpers/net';
+
+interface Operation {
+  operationId: string;
+  requestBody?: { content?: Record<string, { schema: object }> };
+}
+interface Spec {
+  paths: Record<string, Record<string, Operation>>;
+}
+
+export interface GitHubRequest {
+  method: string;
+  path: string;
+  operationId: string;
+  body?: Record<string, unknown>;
+  problems: string[];
+}
+
+let spec: Spec | undefined;
+/** The description is 70 MB: read once per test file. */
+function loadSpec(): Spec {
+  const file = createRequire(import.meta.url).resolve('@octokit/openapi/generated/api.github.com.deref.json');
+  return (spec ??= JSON.parse(readFileSync(file, 'utf8')) as Spec);
+}
+
+export interface GitHubApi {
+  url: string;
+  requests: GitHubRequest[];
+  stop(): Promise<void>;
+}
+
+export async function startGitHubApi(token: string): Promise<GitHubApi> {
+  const { paths } = loadSpec();
+  const routes = Object.entries(paths).map(([template, ops]) => ({
+    regex: new RegExp(`^${template.replace(/\{[^}]+\}/g, '([^/]+)')}$`),
+    ops,
+  }));
+  const ajv = new Ajv({ strict: false, allErrors: true });
+  addFormats(ajv);
+  const validators = new Map<string, ValidateFunction>();
+  const requests: GitHubRequest[] = [];
+  let nextDeployment = 1000;
+  let nextStatus = 1;
+
+  const listening: Listening = await listen(async (req, res) => {
+    const url = new URL(req.url ?? '/', 'http://localhost');
+    const method = (req.method ?? 'GET').toLowerCase();
+    const route = routes.find((r) => r.regex.test(url.pathname) && r.ops[method]);
+    const send = (status: number, body: object) => res.writeHead(status, { 'content-type': 'application/json; charset=utf-8' }).end(JSON.stringify(body));
+    if (!route) return send(404, { message: 'Not Found', documentation_url: 'https://docs.github.com/rest' });
+    const operation = route.ops[method] as Operation;
+    const record: GitHubRequest = { method: method.toUpperCase(), path: url.pathname, operationId: operation.operationId, problems: [] };
+    requests.push(record);
+    if (req.headers.authorization !== `Bearer ${token}` && req.headers.authorization !== `token ${token}`) return send(401, { message: 'Bad credentials' });
+    if (!String(req.headers.accept ?? '').includes('application/vnd.github')) record.problems.push('Accept should be application/vnd.github+json');
+    if (!req.headers['user-agent']) record.problems.push('GitHub requires a User-Agent header');
+    const version = req.headers['x-github-api-version'];
+    if (version !== undefined && version !== '2022-11-28') record.problems.push(`unknown X-GitHub-Api-Version ${String(version)}`);
+    const schema = operation.requestBody?.content?.['application/json']?.schema;
+    if (schema) {
+      try {
+        record.body = JSON.parse(await readBody(req)) as Record<string, unknown>;
+      } catch {
+        record.problems.push('body is not JSON');
+      }
+      let validate = validators.get(operation.operationId);
+      if (!validate) {
+        validate = ajv.compile({ ...schema, additionalProperties: false });
+        validators.set(operation.operationId, validate);
+      }
+      if (record.body && !validate(record.body)) record.problems.push(...(validate.errors ?? []).map((e) => `${e.instancePath || 'body'} ${e.message ?? ''} ${JSON.stringify(e.params)}`));
+    }
+    if (record.problems.length) return send(422, { message: 'Validation Failed', errors: record.problems });
+    const [, owner, repo, id] = /^\/repos\/([^/]+)\/([^/]+)(?:\/deployments\/(\d+))?/.exec(url.pathname) ?? [];
+    const base = `${listening.url}/repos/${owner}/${repo}`;
+    switch (operation.operationId) {
+      case 'repos/create-deployment': {
+        const deploymentId = nextDeployment++;
+        return send(201, { id: deploymentId, url: `${base}/deployments/${deploymentId}`, ref: record.body?.ref, sha: record.body?.ref, environment: record.body?.environment, task: 'deploy', statuses_url: `${base}/deployments/${deploymentId}/statuses` });
+      }
+      case 'repos/create-deployment-status':
+        return send(201, { id: nextStatus++, url: `${base}/deployments/${id}/statuses`, state: record.body?.state, environment_url: record.body?.environment_url ?? '', log_url: record.body?.log_url ?? '' });
+      default:
+        return send(501, { message: `${operation.operationId} is not answered by the test stand-in` });
+    }
+  });
+  return { url: listening.url, requests, stop: () => listening.close() };
+}
