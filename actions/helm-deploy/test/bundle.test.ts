@@ -52,7 +52,7 @@ describe('dist/helm-deploy/index.js with Helm 4', () => {
     expect(run.outputs).toMatchObject({ revision: '1', 'previous-revision': '', status: 'deployed', 'rolled-back': 'false' });
     expect(await configMap()).toEqual({ fromFile: 'file', fromValues: 'values', fromSet: 'set', image: 'registry.invalid/shop:1.0.1' });
     expect(run.stdout).toContain('Helm: v4.');
-    expect(run.stdout).toMatch(/helm upgrade shop \S+ --install .*--rollback-on-failure --wait=watcher/);
+    expect(run.stdout).toMatch(/helm upgrade shop \S+ .*--install .*--rollback-on-failure --wait=watcher/);
     expect(run.stdout).toMatch(/Rollout: deployment\/shop rolled out/);
     expect(run.stdout).toMatch(/helm test: passed/);
     // The password reached the cluster but not the log, the diff, or the summary.
@@ -135,6 +135,11 @@ describe('dist/helm-deploy/index.js with Helm 4', () => {
     expect(run.exitCode).toBe(1);
     expect(run.stdout).toMatch(/::error::cannot reach the cluster to read release shop in helm-[0-9a-f]+: helm history failed: .*127\.0\.0\.1:1/);
     expect(run.stdout).not.toContain('helm upgrade');
+    // A client-side dry run renders without the cluster.
+    const offline = await deploy({ kubeconfig: JSON.stringify(unreachable), 'dry-run': 'client', 'image-tag': '3.0.0' });
+    expect(offline.exitCode, log(offline)).toBe(0);
+    expect(offline.outputs.status).toBe('dry-run');
+    expect(readFileSync(offline.outputs['diff-file'] ?? '', 'utf8')).toContain('+          image: registry.invalid/shop:3.0.0');
   }, 90_000);
 });
 
@@ -194,7 +199,7 @@ describe('dist/helm-deploy/index.js with GitHub Deployments and a pinned Helm 3'
       expect(run.exitCode, log(run)).toBe(0);
       expect(run.stdout).toMatch(/Helm v3\.19\.0 installed \(SHA-256 [0-9a-f]{64} verified\)/);
       expect(run.stdout).toContain('Helm: v3.');
-      expect(run.stdout).toMatch(/helm upgrade shop3 \S+ --install .* --atomic --wait --cleanup-on-fail/);
+      expect(run.stdout).toMatch(/helm upgrade shop3 \S+ .*--install .* --atomic --wait --cleanup-on-fail/);
       expect(run.outputs).toMatchObject({ revision: '1', status: 'deployed' });
       // The next job finds it in the tool cache.
       const again = await deploy({ ...inputs, 'image-tag': '1.0.2' }, { RUNNER_TOOL_CACHE: toolCache });

@@ -15,9 +15,9 @@ describe('Helm flags', () => {
     const helm4 = await Helm.open(join(binDir(), 'helm'), { namespace: 'shop' });
     const helm3 = await Helm.open(join(binDir(), 'helm3'), { namespace: 'shop' });
     expect([helm4.major, helm3.major]).toEqual([4, 3]);
-    expect(helm4.upgradeArgs(options)).toEqual(['upgrade', 'shop', './chart', '--install', '--history-max', '10', '--timeout', '600s', '--create-namespace', '--values', 'a.yaml', '--set', 'x=1', '--rollback-on-failure', '--wait=watcher', '--cleanup-on-fail']);
+    expect(helm4.upgradeArgs(options)).toEqual(['upgrade', 'shop', './chart', '--values', 'a.yaml', '--set', 'x=1', '--install', '--history-max', '10', '--timeout', '600s', '--create-namespace', '--rollback-on-failure', '--wait=watcher', '--cleanup-on-fail']);
     expect(helm3.upgradeArgs(options).slice(-3)).toEqual(['--atomic', '--wait', '--cleanup-on-fail']);
-    expect(helm3.upgradeArgs({ ...options, rollbackOnFailure: false, wait: false }).slice(-2)).toEqual(['--set', 'x=1']);
+    expect(helm3.upgradeArgs({ ...options, rollbackOnFailure: false, wait: false }).slice(-1)).toEqual(['--create-namespace']);
     expect(helm4.upgradeArgs({ ...options, dryRun: 'server' }).slice(-3)).toEqual(['--dry-run=server', '--output', 'json']);
   });
 

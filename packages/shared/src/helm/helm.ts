@@ -108,11 +108,8 @@ export class Helm {
 
   /** `helm upgrade --install`, with the rollback and wait flags of this Helm's major version. */
   upgradeArgs(o: UpgradeOptions): string[] {
-    const args = ['upgrade', o.release, o.chart, '--install', '--history-max', String(o.historyMax), '--timeout', o.timeout];
-    if (o.version) args.push('--version', o.version);
+    const args = ['upgrade', o.release, ...chartArgs(o), '--install', '--history-max', String(o.historyMax), '--timeout', o.timeout];
     if (o.createNamespace) args.push('--create-namespace');
-    for (const file of o.valuesFiles) args.push('--values', file);
-    for (const value of o.set) args.push('--set', value);
     if (o.dryRun) args.push(`--dry-run=${o.dryRun}`, '--output', 'json');
     else if (this.major === 4) {
       // Helm 4: --atomic became --rollback-on-failure, and --wait takes a strategy (watcher: kstatus).
@@ -130,8 +127,12 @@ export class Helm {
     return this.run(this.upgradeArgs(o), { echo: !o.dryRun });
   }
 
-  /** The manifest a dry run would install. */
+  /**
+   * The manifest a dry run would install: `helm template` for a client-side one (an upgrade's dry run
+   * still asks the cluster for the release), an upgrade's server-side dry run otherwise.
+   */
   async render(o: UpgradeOptions & { dryRun: 'client' | 'server' }): Promise<string> {
+    if (o.dryRun === 'client') return this.run(['template', o.release, ...chartArgs(o)]);
     const release = JSON.parse(await this.run(this.upgradeArgs(o))) as { manifest?: string; hooks?: { manifest: string }[] };
     return [release.manifest ?? '', ...(release.hooks ?? []).map((h) => h.manifest)].join('\n---\n');
   }
@@ -156,6 +157,15 @@ export class Helm {
 /** The test pods `helm test` reports (`TEST SUITE: <pod>`), to read their logs. */
 export function testPods(output: string): string[] {
   return [...output.matchAll(/^TEST SUITE:\s+(\S+)$/gm)].map((m) => m[1] as string).filter((name) => name !== 'None');
+}
+
+/** The chart and its values, as upgrade and template take them (later values win). */
+function chartArgs(o: UpgradeOptions): string[] {
+  const args = [o.chart];
+  if (o.version) args.push('--version', o.version);
+  for (const file of o.valuesFiles) args.push('--values', file);
+  for (const value of o.set) args.push('--set', value);
+  return args;
 }
 
 const lastLines = (text: string, n = 8) => text.trim().split('\n').slice(-n).join('\n');
