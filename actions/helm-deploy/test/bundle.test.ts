@@ -221,7 +221,6 @@ describe('dist/helm-deploy/index.js with a private chart repository', () => {
   it('installs from a repository behind basic auth, the password given to Helm on stdin and never shown', async () => {
     const repoDir = mkdtempSync(join(tmpdir(), 'slipway-chart-repo-'));
     const password = 'repo-pa55-4471';
-    let url = '';
     const seen: string[] = [];
     const server = await listen((req, res) => {
       seen.push(`${req.method} ${req.url}`);
@@ -233,7 +232,7 @@ describe('dist/helm-deploy/index.js with a private chart repository', () => {
       }
     });
     try {
-      url = server.url;
+      const url = server.url;
       await exec(join(binDir(), 'helm'), ['package', CHART, '--destination', repoDir], { silent: true });
       await exec(join(binDir(), 'helm'), ['repo', 'index', repoDir, '--url', url], { silent: true });
       const run = await deploy({ release: 'shop-repo', chart: 'shop', 'chart-version': '0.1.0', repo: url, 'repo-username': 'charts', 'repo-password': password });
