@@ -1,5 +1,5 @@
 import * as core from '@actions/core';
-import { InputError, addTable, contextVars, formatDuration, getContext, renderTemplate, run, sleep, writeSummary } from '@slipway/shared';
+import { InputError, Timeline, addTable, contextVars, formatDuration, getContext, renderTemplate, run, sleep, writeSummary } from '@slipway/shared';
 import * as routing from '@slipway/shared/routing';
 import { COLORS, other, readInputs, type Color } from './inputs';
 
@@ -10,12 +10,8 @@ const liveColor = (weights: routing.Weights): Color | undefined => COLORS.find((
 run(async () => {
   const config = readInputs();
   const context = getContext();
-  const started = Date.now();
-  const timeline: string[][] = [];
-  const note = (event: string, detail: string) => {
-    timeline.push([`+${formatDuration(Date.now() - started)}`, event, detail]);
-    core.info(`${event}: ${detail}`);
-  };
+  const timeline = new Timeline();
+  const note = (event: string, detail: string) => timeline.note(event, detail);
   const record = (reason: string): routing.SwitchRecord => ({ by: context.actor || 'unknown', at: new Date().toISOString(), runUrl: context.runUrl || undefined, reason });
   const outputs = { active: '', previous: '', switched: 'false', 'rolled-back': 'false' };
   const { router, kubectl, close } = routing.createRouter(config.router);
@@ -97,8 +93,7 @@ run(async () => {
     if (config.summary) {
       core.summary.addHeading(`blue-green-switch: ${config.action} (${config.router.kind})`, 3);
       addTable(['', ''], [['Live', outputs.active || 'none'], ['Previous', outputs.previous || '—'], ['Switched', outputs.switched], ['Rolled back', outputs['rolled-back']]]);
-      core.summary.addHeading('Timeline', 4);
-      addTable(['When', 'Event', 'Detail'], timeline);
+      timeline.addToSummary();
       await writeSummary();
     }
   }

@@ -2,7 +2,7 @@ import * as core from '@actions/core';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { tmpdir } from 'node:os';
-import { KubeconfigFile, addDetails, addTable, createDeployment, createDeploymentStatus, exec, formatDuration, getContext, run, writeSummary, type GitHubApi } from '@slipway/shared';
+import { KubeconfigFile, Timeline, addDetails, addTable, createDeployment, createDeploymentStatus, exec, getContext, run, writeSummary, type GitHubApi } from '@slipway/shared';
 import * as helm from '@slipway/shared/helm';
 import { Kubectl } from '@slipway/shared/routing';
 import { readInputs, type HelmDeployConfig } from './inputs';
@@ -18,12 +18,8 @@ async function helmBinary(config: HelmDeployConfig): Promise<string> {
 run(async () => {
   const config = readInputs();
   const context = getContext();
-  const started = Date.now();
-  const timeline: string[][] = [];
-  const note = (event: string, detail: string) => {
-    timeline.push([`+${formatDuration(Date.now() - started)}`, event, detail]);
-    core.info(`${event}: ${detail}`);
-  };
+  const timeline = new Timeline();
+  const note = (event: string, detail: string) => timeline.note(event, detail);
   const outputs = { revision: '', 'previous-revision': '', status: '', 'diff-file': '', 'deployment-id': '', 'rolled-back': 'false' };
   const kubeconfig = new KubeconfigFile(config.kubeconfig);
   const helmConfig = helm.privateHelmConfig();
@@ -104,7 +100,7 @@ run(async () => {
     };
     /** A failed step after the upgrade: back to the previous revision, or no release after a first install. */
     const rollBack = async (why: string) => {
-      diagnoses = await helm.unhealthyPods(kubectl, new Date(started));
+      diagnoses = await helm.unhealthyPods(kubectl, new Date(timeline.started));
       if (!config.rollbackOnFailure) throw new Error(`${why}; rollback-on-failure is off, so the release stays at revision ${outputs.revision}`);
       if (previous) await h.rollback(config.release, previous.revision, config.timeout);
       else await h.uninstall(config.release, config.timeout);
@@ -117,7 +113,7 @@ run(async () => {
     try {
       await h.upgrade(options);
     } catch (error) {
-      diagnoses = await helm.unhealthyPods(kubectl, new Date(started));
+      diagnoses = await helm.unhealthyPods(kubectl, new Date(timeline.started));
       const last = await settle();
       // Helm's own rollback leaves a new revision described "Rollback to N"; a failed first install, none.
       const rolledBack = config.rollbackOnFailure && (previous ? last?.revision !== previous.revision && /^Rollback to/.test(last?.description ?? '') : last === undefined);
@@ -183,8 +179,7 @@ run(async () => {
         ['Rolled back', outputs['rolled-back']],
         ...(outputs['deployment-id'] ? [['GitHub Deployment', `${outputs['deployment-id']} (${config.github?.environment})`]] : []),
       ]);
-      core.summary.addHeading('Timeline', 4);
-      addTable(['When', 'Event', 'Detail'], timeline);
+      timeline.addToSummary();
       if (config.diff) {
         core.summary.addHeading('Manifest diff', 4);
         if (diff) core.summary.addRaw(`\n\n\`\`\`diff\n${diff.replace(/```/g, "'''")}\n\`\`\`\n\n`);

@@ -1,4 +1,5 @@
 import * as core from '@actions/core';
+import { formatDuration } from './duration';
 
 /** core.summary writes cells as raw HTML; user text must be escaped before it goes into one. */
 export function escapeHtml(text: string): string {
@@ -34,4 +35,20 @@ export async function writeSummary(): Promise<void> {
     return;
   }
   await core.summary.write();
+}
+
+/** What happened and when, logged as it happens and shown as a table in the job summary. */
+export class Timeline {
+  readonly started = Date.now();
+  private readonly rows: string[][] = [];
+
+  note(event: string, detail: string): void {
+    this.rows.push([`+${formatDuration(Date.now() - this.started)}`, event, detail]);
+    core.info(`${event}: ${detail}`);
+  }
+
+  addToSummary(): void {
+    core.summary.addHeading('Timeline', 4);
+    addTable(['When', 'Event', 'Detail'], this.rows);
+  }
 }
