@@ -80,7 +80,7 @@ run(async () => {
     }
 
     if (config.github && context.repo) {
-      api = { url: process.env.GITHUB_API_URL || 'https://api.github.com', token: config.github.token, repo: context.repo };
+      api = { url: context.apiUrl, token: config.github.token, repo: context.repo };
       try {
         const id = await createDeployment(api, { ref: context.sha || context.ref, environment: config.github.environment, description: `helm upgrade ${config.release} (${config.namespace})`, payload: { release: config.release, namespace: config.namespace } });
         outputs['deployment-id'] = String(id);
