@@ -1,0 +1,3 @@
+// Container images for build-scan: `@slipway/shared/image`.
+export * from './tags';
+export * from './findings';
