@@ -123,10 +123,11 @@ run(async () => {
     }
     const deployed = await settle();
     note('Upgraded', `${config.release} to revision ${deployed?.revision} (${deployed?.chart})`);
-    writeDiff(await h.manifest(config.release), `revision ${deployed?.revision}`);
+    const manifest = await h.manifest(config.release);
+    writeDiff(manifest, `revision ${deployed?.revision}`);
 
     if (config.verifyRollout) {
-      for (const w of helm.workloads(await h.manifest(config.release), config.namespace)) {
+      for (const w of helm.workloads(manifest, config.namespace)) {
         try {
           await kubectl.run(['rollout', 'status', `${w.kind}/${w.name}`, `--namespace=${w.namespace}`, `--timeout=${config.timeout}`]);
           note('Rollout', `${w.kind}/${w.name} rolled out`);
