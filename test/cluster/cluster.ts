@@ -67,27 +67,31 @@ function nodeManifest(name: string): object {
 
 /**
  * kwok's default pod Stages with what the Helm tests need: a pod labelled
- * `slipway.dev/test-never-ready` never becomes ready (an image that never starts), and Helm test hook
- * pods complete (Succeeded, or Failed when labelled `slipway.dev/test-outcome: fail`), as if their
- * command had run. Written as kwok's multi-document configuration.
+ * `slipway.dev/test-never-ready` never becomes ready (an image that never starts); pods of Jobs (Helm
+ * hooks) and Helm test hook pods complete, as if their command had run, and fail when labelled
+ * `slipway.dev/test-outcome: fail`. Written as kwok's multi-document configuration.
  */
 function kwokStages(): string {
   const read = (file: string) => parseYaml(readFileSync(join(kwokStagesDir(), file), 'utf8')) as { metadata: { name: string }; spec: { selector: { matchExpressions: object[] }; next: { statusTemplate: string } } };
   const ready = read('pod-ready.yaml');
   ready.spec.selector.matchExpressions.push({ key: '.metadata.labels["slipway.dev/test-never-ready"]', operator: 'DoesNotExist' });
-  const helmTest = (outcome: 'pass' | 'fail') => {
+  const complete = (name: string, which: object, outcome: 'pass' | 'fail') => {
     const stage = read('pod-complete.yaml');
-    stage.metadata.name = `pod-helm-test-${outcome}`;
+    stage.metadata.name = `${name}-${outcome}`;
     stage.spec.selector.matchExpressions = [
       { key: '.metadata.deletionTimestamp', operator: 'DoesNotExist' },
       { key: '.status.phase', operator: 'In', values: ['Running'] },
-      { key: '.metadata.annotations["helm.sh/hook"]', operator: 'In', values: ['test', 'test-success'] },
+      which,
       outcome === 'fail' ? { key: '.metadata.labels["slipway.dev/test-outcome"]', operator: 'In', values: ['fail'] } : { key: '.metadata.labels["slipway.dev/test-outcome"]', operator: 'DoesNotExist' },
     ];
     if (outcome === 'fail') stage.spec.next.statusTemplate = stage.spec.next.statusTemplate.replace('exitCode: 0', 'exitCode: 1').replace('reason: Completed', 'reason: Error').replace('phase: Succeeded', 'phase: Failed');
     return stage;
   };
-  return [ready, read('pod-complete.yaml'), read('pod-delete.yaml'), helmTest('pass'), helmTest('fail')].map((doc) => stringifyYaml(doc)).join('---\n');
+  const job = { key: '.metadata.ownerReferences.[].kind', operator: 'In', values: ['Job'] };
+  const helmTest = { key: '.metadata.annotations["helm.sh/hook"]', operator: 'In', values: ['test', 'test-success'] };
+  return [ready, read('pod-delete.yaml'), complete('pod-complete', job, 'pass'), complete('pod-complete', job, 'fail'), complete('pod-helm-test', helmTest, 'pass'), complete('pod-helm-test', helmTest, 'fail')]
+    .map((doc) => stringifyYaml(doc))
+    .join('---\n');
 }
 
 async function until<T>(what: string, timeoutMs: number, attempt: () => Promise<T | undefined>, logs: () => string): Promise<T> {

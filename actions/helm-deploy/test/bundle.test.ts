@@ -105,6 +105,18 @@ describe('dist/helm-deploy/index.js with Helm 4', () => {
     expect((await configMap()).image).toBe('registry.invalid/shop:1.1.0');
   }, 90_000);
 
+  it('a failed pre-upgrade hook is rolled back to the previous revision, and a passing one lets the upgrade through', async () => {
+    const failed = await deploy({ set: 'migration.enabled=true\nmigration.outcome=fail', 'image-tag': '1.3.0' });
+    expect(failed.exitCode).toBe(1);
+    expect(failed.stdout).toMatch(/::error::helm upgrade of shop failed and was rolled back to revision 6: .*pre-upgrade hooks failed/);
+    expect(failed.outputs).toMatchObject({ revision: '8', 'previous-revision': '6', status: 'deployed', 'rolled-back': 'true' });
+    expect((await configMap()).image).toBe('registry.invalid/shop:1.1.0');
+    const passed = await deploy({ set: 'migration.enabled=true', 'image-tag': '1.3.0' });
+    expect(passed.exitCode, log(passed)).toBe(0);
+    expect(passed.outputs).toMatchObject({ revision: '9', 'previous-revision': '8', status: 'deployed' });
+    expect((await configMap()).image).toBe('registry.invalid/shop:1.3.0');
+  }, 90_000);
+
   it('a failed first install leaves no release behind', async () => {
     const run = await deploy({ release: 'fresh', 'image-tag': 'never-ready', timeout: '10s' });
     expect(run.exitCode).toBe(1);
