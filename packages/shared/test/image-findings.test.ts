@@ -1,6 +1,11 @@
-// Findings from reports written to Trivy's and Grype's documented JSON shapes, the ignore file and the gate.
+// Findings from reports written to Trivy's and Grype's documented JSON shapes, the ignore file, the gate and SARIF.
+import Ajv2020 from 'ajv/dist/2020';
+import addFormats from 'ajv-formats';
+import { readFileSync } from 'node:fs';
+import { createRequire } from 'node:module';
 import { describe, expect, it } from 'vitest';
 import { gate, parseIgnoreFile, parseReport, parseSeverities } from '../src/image/findings';
+import { toSarif } from '../src/image/sarif';
 
 const trivy = {
   SchemaVersion: 2,
@@ -69,5 +74,30 @@ describe('findings', () => {
     expect(parseSeverities('fail-on', 'critical, High')).toEqual(['CRITICAL', 'HIGH']);
     expect(() => parseSeverities('fail-on', 'CRITICAL,SEVERE')).toThrow(/^Input 'fail-on' is invalid: got "CRITICAL,SEVERE"; expected severities from CRITICAL, HIGH, MEDIUM, LOW, UNKNOWN/);
     expect(() => parseIgnoreFile('ignore-file', 'CVE-2024-0001 until:2026-01-01')).toThrow(/Input 'ignore-file' is invalid: got "CVE-2024-0001 until:2026-01-01"; expected one finding id per line/);
+  });
+});
+
+describe('SARIF', () => {
+  it('is a valid SARIF 2.1.0 log (the OASIS schema, from @microsoft/sarif-multitool-linux), with GitHub severities', () => {
+    const findings = [...parseReport(trivy).findings, ...parseReport(grype).findings];
+    const log = toSarif(findings, { name: 'Trivy', version: '0.58.1', informationUri: 'https://github.com/aquasecurity/trivy' }, 'ghcr.io/acme/shop:1.0.0') as { runs: { tool: { driver: { rules: { id: string; properties: Record<string, unknown> }[] } }; results: { ruleId: string; level: string; locations: { physicalLocation: { artifactLocation: { uri: string }; region: { startLine: number } } }[] }[] }[] };
+    let schemaFile: string;
+    try {
+      schemaFile = createRequire(import.meta.url).resolve('@microsoft/sarif-multitool-linux/sarif-2.1.0.json');
+    } catch (error) {
+      throw new Error('the SARIF 2.1.0 schema comes from the optional npm package @microsoft/sarif-multitool-linux (Linux only): run `npm ci` on Linux', { cause: error });
+    }
+    const schema = JSON.parse(readFileSync(schemaFile, 'utf8')) as object;
+    const ajv = new Ajv2020({ strict: false, allErrors: true });
+    addFormats(ajv);
+    const validate = ajv.compile(schema);
+    expect(validate(log), JSON.stringify(validate.errors)).toBe(true);
+    const run = log.runs[0];
+    expect(run?.tool.driver.rules.map((r) => [r.id, r.properties['security-severity']])).toEqual([
+      ['CVE-2024-0001', '9.5'], ['CVE-2024-0002', '8.0'], ['CVE-2024-0003', '2.0'], ['aws-access-key-id', '9.5'], ['GHSA-aaaa-bbbb-cccc', '8.0'], ['CVE-2024-0009', '2.0'],
+    ]);
+    expect(run?.results[3]).toMatchObject({ ruleId: 'aws-access-key-id', level: 'error', locations: [{ physicalLocation: { artifactLocation: { uri: 'app/.env' }, region: { startLine: 3 } } }] });
+    // An invalid log is refused by the same schema: the check can fail.
+    expect(validate({ version: '2.0.0', runs: [] })).toBe(false);
   });
 });
