@@ -4,21 +4,13 @@ import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { exec } from '../../packages/shared/src/exec';
 import { NODES } from './cluster';
+import { deployment, list, service } from './manifests';
 import { KUBERNETES_VERSION } from './tools.mjs';
 import { useCluster } from './use-cluster';
 
 const CHART = join(import.meta.dirname, 'fixtures', 'chart');
 
-const deployment = (name: string, color: string, replicas = 2) => ({
-  apiVersion: 'apps/v1',
-  kind: 'Deployment',
-  metadata: { name: `${name}-${color}`, namespace: 'smoke' },
-  spec: {
-    replicas,
-    selector: { matchLabels: { app: name, color } },
-    template: { metadata: { labels: { app: name, color } }, spec: { containers: [{ name: 'app', image: 'registry.invalid/web:1', ports: [{ containerPort: 8080 }] }] } },
-  },
-});
+const web = (color: string) => deployment(`web-${color}`, { app: 'web', color }, { namespace: 'smoke', replicas: 2 });
 
 interface PodList {
   items: { metadata: { name: string; labels: Record<string, string> }; spec: { nodeName?: string }; status: { phase: string; podIP?: string; conditions?: { type: string; status: string }[] } }[];
@@ -30,11 +22,7 @@ describe('local Kubernetes control plane', () => {
     const version = JSON.parse(await kubectl(['version', '-o', 'json'])) as { serverVersion: { gitVersion: string } };
     expect(version.serverVersion.gitVersion).toBe(KUBERNETES_VERSION);
     await kubectl(['create', 'namespace', 'smoke']);
-    await kubectl(['apply', '-f', '-'], JSON.stringify({ apiVersion: 'v1', kind: 'List', items: [deployment('web', 'blue'), deployment('web', 'green')] }));
-    await kubectl(['apply', '-f', '-'], JSON.stringify({
-      apiVersion: 'v1', kind: 'Service', metadata: { name: 'web', namespace: 'smoke' },
-      spec: { selector: { app: 'web', color: 'blue' }, ports: [{ port: 80, targetPort: 8080 }] },
-    }));
+    await kubectl(['apply', '-f', '-'], list([web('blue'), web('green'), service('web', { app: 'web', color: 'blue' }, 'smoke')]));
     for (const color of ['blue', 'green']) await kubectl(['-n', 'smoke', 'rollout', 'status', `deployment/web-${color}`, '--timeout=60s']);
 
     const pods = JSON.parse(await kubectl(['-n', 'smoke', 'get', 'pods', '-o', 'json'])) as PodList;

@@ -7,6 +7,7 @@ import { renderUpstream } from '../../../packages/shared/src/routing/index';
 import { runAction } from '../../../test/helpers/action';
 import { startLoad, type LoadSample } from '../../../test/helpers/load';
 import { runEnv } from '../../../test/helpers/run-env';
+import { deployment, list, service } from '../../../test/cluster/manifests';
 import { useCluster } from '../../../test/cluster/use-cluster';
 import { startDemoApp, type DemoApp } from '../../../test/services/demo-app';
 import { startNginx, type Nginx } from '../../../test/services/nginx';
@@ -160,13 +161,10 @@ describe('dist/blue-green-switch/index.js with Kubernetes', () => {
     const cluster = useCluster();
     const ns = `bg-${randomBytes(3).toString('hex')}`;
     await cluster.kubectl(['create', 'namespace', ns]);
-    const items = ['blue', 'green'].map((color) => ({
-      apiVersion: 'apps/v1',
-      kind: 'Deployment',
-      metadata: { name: `shop-${color}`, namespace: ns },
-      spec: { replicas: 1, selector: { matchLabels: { app: 'shop', color } }, template: { metadata: { labels: { app: 'shop', color } }, spec: { containers: [{ name: 'shop', image: 'registry.invalid/shop:1' }] } } },
-    }));
-    await cluster.kubectl(['apply', '-f', '-'], JSON.stringify({ apiVersion: 'v1', kind: 'List', items: [...items, { apiVersion: 'v1', kind: 'Service', metadata: { name: 'shop', namespace: ns }, spec: { selector: { app: 'shop', color: 'blue' }, ports: [{ port: 80 }] } }] }));
+    await cluster.kubectl(['apply', '-f', '-'], list([
+      ...['blue', 'green'].map((color) => deployment(`shop-${color}`, { app: 'shop', color }, { namespace: ns })),
+      service('shop', { app: 'shop', color: 'blue' }, ns),
+    ]));
     for (const color of ['blue', 'green']) await cluster.kubectl(['-n', ns, 'rollout', 'status', `deployment/shop-${color}`, '--timeout=60s']);
 
     const inputs = { router: 'kubernetes-service', kubeconfig: cluster.kubeconfigContent, namespace: ns, service: 'shop', 'deployment-blue': 'shop-blue', 'deployment-green': 'shop-green' };
@@ -180,7 +178,7 @@ describe('dist/blue-green-switch/index.js with Kubernetes', () => {
     const replicas = async () => (await cluster.kubectl(['-n', ns, 'get', 'deployment', 'shop-blue', '-o', `jsonpath={.spec.replicas} {.metadata.annotations.slipway\\.dev/replicas-before-scale-down}`])).trim();
     expect(await replicas()).toBe('0 1');
     expect(run.summary).toMatch(/Scaled down.*deployment\/shop-blue from 1 to 0/s);
-    const token = /token: (\S+)/.exec(cluster.kubeconfigContent)?.[1] ?? (JSON.parse(cluster.kubeconfigContent) as { users: { user: { token: string } }[] }).users[0]?.user.token ?? '';
+    const { token } = cluster;
     expect(token).not.toBe('');
     const visible = run.stdout.split('\n').filter((l) => !l.startsWith('::add-mask::')).join('\n');
     expect(visible + run.stderr).not.toContain(token);

@@ -11,6 +11,7 @@ import { runAction, type ActionRun } from '../../../test/helpers/action';
 import { startLoad, type LoadSample } from '../../../test/helpers/load';
 import { freePort } from '../../../test/helpers/net';
 import { runEnv } from '../../../test/helpers/run-env';
+import { deployment, ingress, list, service } from '../../../test/cluster/manifests';
 import { useCluster } from '../../../test/cluster/use-cluster';
 import { startDemoApp, type DemoApp } from '../../../test/services/demo-app';
 import { startNginx, type Nginx } from '../../../test/services/nginx';
@@ -226,29 +227,12 @@ describe('dist/canary-analyze/index.js with Kubernetes routers', () => {
     const cluster = useCluster();
     const ns = `canary-${randomBytes(3).toString('hex')}`;
     await cluster.kubectl(['create', 'namespace', ns]);
-    const deployment = (track: string) => ({
-      apiVersion: 'apps/v1',
-      kind: 'Deployment',
-      metadata: { name: `shop-${track}`, namespace: ns },
-      spec: { replicas: 1, selector: { matchLabels: { app: 'shop', track } }, template: { metadata: { labels: { app: 'shop', track } }, spec: { containers: [{ name: 'shop', image: 'registry.invalid/shop:1' }] } } },
-    });
-    const service = (track: string) => ({ apiVersion: 'v1', kind: 'Service', metadata: { name: `shop-${track}`, namespace: ns }, spec: { selector: { app: 'shop', track }, ports: [{ port: 80 }] } });
-    const ingress = (name: string, svc: string, annotations?: Record<string, string>) => ({
-      apiVersion: 'networking.k8s.io/v1',
-      kind: 'Ingress',
-      metadata: { name, namespace: ns, ...(annotations ? { annotations } : {}) },
-      spec: { ingressClassName: 'nginx', rules: [{ host: 'shop.example', http: { paths: [{ path: '/', pathType: 'Prefix', backend: { service: { name: svc, port: { number: 80 } } } }] } }] },
-    });
-    await cluster.kubectl(['apply', '-f', '-'], JSON.stringify({
-      apiVersion: 'v1',
-      kind: 'List',
-      items: [
-        deployment('stable'), deployment('canary'), service('stable'), service('canary'),
-        { apiVersion: 'gateway.networking.k8s.io/v1', kind: 'HTTPRoute', metadata: { name: 'shop', namespace: ns }, spec: { rules: [{ backendRefs: [{ name: 'shop-stable', port: 80, weight: 1 }, { name: 'shop-canary', port: 80, weight: 0 }] }] } },
-        ingress('shop', 'shop-stable'),
-        ingress('shop-canary', 'shop-canary', { 'nginx.ingress.kubernetes.io/canary': 'true', 'team.example/owner': 'shop' }),
-      ],
-    }));
+    await cluster.kubectl(['apply', '-f', '-'], list([
+      ...['stable', 'canary'].flatMap((track) => [deployment(`shop-${track}`, { app: 'shop', track }, { namespace: ns }), service(`shop-${track}`, { app: 'shop', track }, ns)]),
+      { apiVersion: 'gateway.networking.k8s.io/v1', kind: 'HTTPRoute', metadata: { name: 'shop', namespace: ns }, spec: { rules: [{ backendRefs: [{ name: 'shop-stable', port: 80, weight: 1 }, { name: 'shop-canary', port: 80, weight: 0 }] }] } },
+      ingress('shop', 'shop-stable', { namespace: ns }),
+      ingress('shop-canary', 'shop-canary', { namespace: ns, annotations: { 'nginx.ingress.kubernetes.io/canary': 'true', 'team.example/owner': 'shop' } }),
+    ]));
     for (const track of ['stable', 'canary']) await cluster.kubectl(['-n', ns, 'rollout', 'status', `deployment/shop-${track}`, '--timeout=60s']);
     // Metrics come from the demo instances on loopback, loaded directly: the cluster has no data plane.
     const load = [startLoad(stable.url, 40), startLoad(canary.url, 40)];
@@ -262,9 +246,8 @@ describe('dist/canary-analyze/index.js with Kubernetes routers', () => {
       const route = JSON.parse(await cluster.kubectl(['-n', ns, 'get', 'httproute', 'shop', '-o', 'json'])) as { metadata: { annotations: Record<string, string> }; spec: { rules: { backendRefs: { name: string; weight: number }[] }[] } };
       expect(route.spec.rules[0]?.backendRefs.map((b) => [b.name, b.weight])).toEqual([['shop-stable', 0], ['shop-canary', 100]]);
       expect(route.metadata.annotations).toMatchObject({ 'slipway.dev/reason': 'canary step 100 %', 'slipway.dev/switched-by': 'octocat' });
-      const token = /token: (\S+)/.exec(cluster.kubeconfigContent)?.[1] ?? (JSON.parse(cluster.kubeconfigContent) as { users: { user: { token: string } }[] }).users[0]?.user.token ?? '';
-      expect(token).not.toBe('');
-      expect(promoted.stdout.split('\n').filter((l) => !l.startsWith('::add-mask::')).join('\n') + promoted.stderr).not.toContain(token);
+      expect(cluster.token).not.toBe('');
+      expect(promoted.stdout.split('\n').filter((l) => !l.startsWith('::add-mask::')).join('\n') + promoted.stderr).not.toContain(cluster.token);
 
       const annotations = async () => (JSON.parse(await cluster.kubectl(['-n', ns, 'get', 'ingress', 'shop-canary', '-o', 'json'])) as { metadata: { annotations: Record<string, string> } }).metadata.annotations;
       const before = await annotations();

@@ -3,6 +3,7 @@
 import { randomBytes } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { ANNOTATIONS, GatewayApiRouter, IngressNginxRouter, Kubectl, KubernetesServiceRouter, type SwitchRecord } from '../src/routing/index';
+import { deployment, ingress, list, service } from '../../../test/cluster/manifests';
 import { useCluster, type TestCluster } from '../../../test/cluster/use-cluster';
 
 const record = (reason: string): SwitchRecord => ({ by: 'octocat', at: new Date().toISOString(), runUrl: 'https://github.com/acme/shop/actions/runs/42', reason });
@@ -11,29 +12,14 @@ let cluster: TestCluster;
 let kubectl: Kubectl;
 const namespace = `routing-${randomBytes(3).toString('hex')}`;
 
-const deployment = (color: string, replicas: number) => ({
-  apiVersion: 'apps/v1',
-  kind: 'Deployment',
-  metadata: { name: `web-${color}` },
-  spec: { replicas, selector: { matchLabels: { app: 'web', color } }, template: { metadata: { labels: { app: 'web', color } }, spec: { containers: [{ name: 'web', image: 'registry.invalid/web:1' }] } } },
-});
-const service = (name: string, selector: Record<string, string>) => ({ apiVersion: 'v1', kind: 'Service', metadata: { name }, spec: { selector, ports: [{ port: 80, targetPort: 8080 }] } });
-const ingress = (name: string, svc: string, annotations?: Record<string, string>) => ({
-  apiVersion: 'networking.k8s.io/v1',
-  kind: 'Ingress',
-  metadata: { name, ...(annotations ? { annotations } : {}) },
-  spec: { ingressClassName: 'nginx', rules: [{ host: 'shop.example', http: { paths: [{ path: '/', pathType: 'Prefix', backend: { service: { name: svc, port: { number: 80 } } } }] } }] },
-});
+const web = (color: string, replicas: number) => deployment(`web-${color}`, { app: 'web', color }, { replicas });
 
 beforeAll(async () => {
   cluster = useCluster();
   await cluster.kubectl(['create', 'namespace', namespace]);
   kubectl = new Kubectl({ kubeconfig: cluster.kubeconfigContent, namespace });
-  await kubectl.run(['apply', '-f', '-'], JSON.stringify({
-    apiVersion: 'v1',
-    kind: 'List',
-    items: [
-      deployment('blue', 2), deployment('green', 2), deployment('dead', 0),
+  await kubectl.run(['apply', '-f', '-'], list([
+      web('blue', 2), web('green', 2), web('dead', 0),
       service('web', { app: 'web', color: 'blue' }), service('web-blue', { app: 'web', color: 'blue' }),
       service('web-green', { app: 'web', color: 'green' }), service('web-dead', { app: 'web', color: 'dead' }),
       {
@@ -43,9 +29,8 @@ beforeAll(async () => {
         spec: { rules: [{ matches: [{ path: { type: 'PathPrefix', value: '/' } }], backendRefs: [{ name: 'web-blue', port: 80, weight: 100 }, { name: 'web-green', port: 80 }, { name: 'web-dead', port: 80, weight: 0 }] }] },
       },
       ingress('web-main', 'web-blue'),
-      ingress('web-canary', 'web-green', { 'nginx.ingress.kubernetes.io/canary': 'true', 'nginx.ingress.kubernetes.io/canary-weight': '0', 'team.example/owner': 'shop' }),
-    ],
-  }));
+      ingress('web-canary', 'web-green', { annotations: { 'nginx.ingress.kubernetes.io/canary': 'true', 'nginx.ingress.kubernetes.io/canary-weight': '0', 'team.example/owner': 'shop' } }),
+  ]));
   for (const color of ['blue', 'green']) await kubectl.run(['rollout', 'status', `deployment/web-${color}`, '--timeout=60s']);
   // EndpointSlices follow the Ready pods.
   await vi.waitFor(async () => expect(await kubectl.readyEndpoints('web-green')).toBe(2), { timeout: 30_000, interval: 250 });
