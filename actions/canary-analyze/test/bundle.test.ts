@@ -74,8 +74,8 @@ const results = (run: ActionRun) => JSON.parse(run.outputs.results ?? '{}') as R
 const log = (run: ActionRun) => run.stdout + run.stderr;
 
 /** Runs the action with load through nginx (100 requests a second) from one second before to one after. */
-async function underLoad(inputs: Record<string, string>): Promise<{ run: ActionRun; samples: LoadSample[] }> {
-  const load = startLoad(nginx.url, 100);
+async function underLoad(inputs: Record<string, string>, perSecond = 100): Promise<{ run: ActionRun; samples: LoadSample[] }> {
+  const load = startLoad(nginx.url, perSecond);
   await new Promise((r) => setTimeout(r, 1000));
   const run = await runAction('canary-analyze', inputs, RUN_ENV);
   await new Promise((r) => setTimeout(r, 1000));
@@ -108,7 +108,9 @@ describe('dist/canary-analyze/index.js with nginx', () => {
   it('rolls a canary at 8 % errors back at the first step, restoring routing before anything else', async () => {
     const before = readFileSync(nginx.upstreamFile, 'utf8');
     await canary.fail(0.08);
-    const { run } = await underLoad(nginxInputs());
+    // At 10 %, ~20 canary requests a second over a 6 s step: the chance that none of them fails
+    // (0.92^120) is negligible, where 10 a second over 4 s left it at a few percent.
+    const { run } = await underLoad({ ...nginxInputs(), 'step-duration': '6s' }, 200);
     expect(run.exitCode).toBe(1);
     expect(run.outputs).toMatchObject({ verdict: 'rollback', outcome: 'failure', 'final-weight': '0', 'rolled-back': 'true' });
     const r = results(run);
