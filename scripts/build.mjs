@@ -1,8 +1,8 @@
 // Bundles every JavaScript action into dist/<action>/ with ncc. With --check, builds into a temporary
 // folder and fails when the committed dist/ differs, so a stale bundle never lands.
-import { spawnSync } from 'node:child_process';
+import { spawn } from 'node:child_process';
 import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { availableParallelism, tmpdir } from 'node:os';
 import { join, relative } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
@@ -26,36 +26,37 @@ function listFiles(dir) {
     .sort();
 }
 
+// Types are checked once by `npm run typecheck`; ncc only strips them (--transpile-only), which emits
+// the same bundle in a third of the time. Actions are bundled side by side, one per core.
 function build(name, outDir) {
   rmSync(outDir, { recursive: true, force: true });
-  const result = spawnSync(
-    process.execPath,
-    [ncc, 'build', join(root, 'actions', name, 'src', 'main.ts'), '--out', outDir, '--license', 'licenses.txt', '--minify', '--target', 'es2023', '--quiet'],
-    { cwd: root, stdio: ['ignore', 'inherit', 'inherit'] },
-  );
-  if (result.status !== 0) {
-    console.error(`ncc failed for ${name}`);
-    process.exit(1);
-  }
-  // The bundle is ESM: node must be told so, as the action's own package.json is not beside it.
-  writeFileSync(join(outDir, 'package.json'), '{\n  "type": "module"\n}\n');
+  const args = [ncc, 'build', join(root, 'actions', name, 'src', 'main.ts'), '--out', outDir, '--license', 'licenses.txt', '--minify', '--transpile-only', '--target', 'es2023', '--quiet'];
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, args, { cwd: root, stdio: ['ignore', 'inherit', 'inherit'] });
+    child.on('error', reject);
+    child.on('close', (code) => {
+      if (code !== 0) return reject(new Error(`ncc failed for ${name} (exit code ${code})`));
+      // The bundle is ESM: node must be told so, as the action's own package.json is not beside it.
+      writeFileSync(join(outDir, 'package.json'), '{\n  "type": "module"\n}\n');
+      resolve();
+    });
+  });
 }
 
 const stale = [];
-for (const name of jsActions()) {
+async function buildOrCheck(name) {
   const dist = join(root, 'dist', name);
   if (!check) {
-    build(name, dist);
+    await build(name, dist);
     console.log(`built dist/${name}/ (${listFiles(dist).join(', ')})`);
-    continue;
+    return;
   }
   const tmp = mkdtempSync(join(tmpdir(), `slipway-dist-${name}-`));
   try {
-    build(name, tmp);
+    await build(name, tmp);
     const fresh = listFiles(tmp);
     const committed = listFiles(dist);
-    const names = new Set([...fresh, ...committed]);
-    for (const file of names) {
+    for (const file of new Set([...fresh, ...committed])) {
       const a = join(tmp, file);
       const b = join(dist, file);
       if (!existsSync(a) || !existsSync(b) || !readFileSync(a).equals(readFileSync(b))) stale.push(`dist/${name}/${file}`);
@@ -63,6 +64,17 @@ for (const name of jsActions()) {
   } finally {
     rmSync(tmp, { recursive: true, force: true });
   }
+}
+
+const queue = jsActions();
+const worker = async () => {
+  for (let name = queue.shift(); name; name = queue.shift()) await buildOrCheck(name);
+};
+try {
+  await Promise.all(Array.from({ length: Math.min(availableParallelism(), queue.length) }, worker));
+} catch (error) {
+  console.error(error.message);
+  process.exit(1);
 }
 if (check) {
   if (stale.length) {
