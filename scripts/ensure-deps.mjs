@@ -24,6 +24,8 @@ const SYSTEM = [
   // The client tools often come without the server; look for the server binary itself.
   { command: 'mariadbd', pkg: 'mariadb-server', why: 'MariaDB server for backup tests' },
   { command: 'mariadb-dump', pkg: 'mariadb-client', why: 'MariaDB client and dump tool for backup tests' },
+  { command: 'buildah', pkg: 'buildah', why: 'build-scan builds images daemonlessly with buildah' },
+  { command: 'docker-registry', pkg: 'docker-registry', why: 'build-scan pushes to a real registry on loopback' },
   { command: 'postgres', pkg: 'postgresql', why: 'PostgreSQL server for backup tests', present: () => debianServer('postgresql', 'postgres') },
 ];
 
@@ -91,6 +93,17 @@ const GO = [
     env: { GONOSUMDB: 'github.com/mongodb/mongo-tools' },
     why: 'mongorestore/mongodump, the reference reader of mongodump archives',
   },
+  {
+    // build-scan's pinned default. Its module has no replace lines; it needs encoding/json/v2, which Go
+    // builds only with GOEXPERIMENT=jsonv2, and its version comes from the linker as a release's does.
+    command: 'trivy',
+    module: 'github.com/aquasecurity/trivy',
+    version: 'v0.69.3',
+    packages: [['trivy', './cmd/trivy']],
+    env: { GOEXPERIMENT: 'jsonv2', GOTOOLCHAIN: 'local' },
+    ldflags: '-s -w -X github.com/aquasecurity/trivy/pkg/version/app.ver=0.69.3',
+    why: 'Trivy, the scanner build-scan runs (secret scanning and SBOMs need no online database)',
+  },
 ];
 
 function goBin() {
@@ -117,7 +130,7 @@ function ensureGoPrograms() {
       spawnSync('chmod', ['-R', 'u+w', work]);
       g.prepare?.(work);
       for (const [name, pkg] of g.packages) {
-        if (!sh('go', ['build', '-o', join(bin, name), pkg], { cwd: work, env })) fail(`building ${name} from ${g.module}@${g.version} failed; see the output above.`);
+        if (!sh('go', ['build', '-trimpath', ...(g.ldflags ? ['-ldflags', g.ldflags] : []), '-o', join(bin, name), pkg], { cwd: work, env })) fail(`building ${name} from ${g.module}@${g.version} failed; see the output above.`);
       }
     } finally {
       rmSync(work, { recursive: true, force: true });

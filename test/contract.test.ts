@@ -14,8 +14,8 @@ const actions = readdirSync(join(ROOT, 'actions')).filter((name) => existsSync(j
 
 interface ActionYml {
   inputs?: Record<string, { description?: string; default?: string; required?: boolean }>;
-  outputs?: Record<string, { description?: string }>;
-  runs: { using: string; main?: string };
+  outputs?: Record<string, { description?: string; value?: string }>;
+  runs: { using: string; main?: string; steps?: { id?: string; env?: Record<string, string>; with?: Record<string, string> }[] };
 }
 
 function sourceFiles(dir: string): string[] {
@@ -26,7 +26,7 @@ function sourceFiles(dir: string): string[] {
 
 /** The input names passed as the first argument of an input reader in the action's own source. */
 function inputsInCode(sources: string[]): Set<string> {
-  const reader = /\b(?:get(?:String|Boolean|Integer|Number|Duration|List|Enum|Object|KeyValues|Url)|render|checkTs|url)\(\s*'([a-z][a-z0-9-]*)'/g;
+  const reader = /\b(?:get(?:String|Boolean|Integer|Number|Duration|List|Enum|Object|KeyValues|Pairs|Url)|render|checkTs|url)\(\s*'([a-z][a-z0-9-]*)'/g;
   return new Set(sources.flatMap((s) => [...s.matchAll(reader)].map((m) => m[1] ?? '')));
 }
 
@@ -60,6 +60,13 @@ describe.each(actions)('actions/%s', (name) => {
     if (yml.runs.using === 'node24') {
       expect(yml.runs.main).toBe(`../../dist/${name}/index.js`);
       expect(existsSync(join(dir, yml.runs.main ?? ''))).toBe(true);
+    } else {
+      // The Slipway step gets every input (the whole `inputs` context) and runs the committed bundle.
+      const step = yml.runs.steps?.find((s) => s.id === name);
+      expect(step?.env?.SLIPWAY_INPUTS).toBe('${{ toJSON(inputs) }}');
+      expect(step?.with?.script).toContain(`'dist', '${name}', 'index.js'`);
+      expect(existsSync(join(ROOT, 'dist', name, 'index.js'))).toBe(true);
+      for (const [output, spec] of Object.entries(yml.outputs ?? {})) expect(spec.value, `value of ${output}`).toBe(`\${{ steps.${name}.outputs.${output} }}`);
     }
   });
 

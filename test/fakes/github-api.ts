@@ -7,7 +7,9 @@ import Ajv, { type ValidateFunction } from 'ajv';
 import addFormats from 'ajv-formats';
 import { readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
+import { gunzipSync } from 'node:zlib';
 import { listen, readBody, type Listening } from '../helpers/net';
+import { sarifValidator } from '../helpers/sarif-schema';
 
 interface Operation {
   operationId: string;
@@ -35,6 +37,8 @@ function loadSpec(): Spec {
 export interface GitHubApi {
   url: string;
   requests: GitHubRequest[];
+  /** SARIF logs uploaded to code scanning, decoded, by upload id. */
+  sarifs: Map<string, object>;
   stop(): Promise<void>;
 }
 
@@ -48,6 +52,8 @@ export async function startGitHubApi(token: string): Promise<GitHubApi> {
   addFormats(ajv);
   const validators = new Map<string, ValidateFunction>();
   const requests: GitHubRequest[] = [];
+  const sarifs = new Map<string, object>();
+  const sarifErrors = new Map<string, string[]>();
   let nextDeployment = 1000;
   let nextStatus = 1;
 
@@ -80,7 +86,7 @@ export async function startGitHubApi(token: string): Promise<GitHubApi> {
       if (record.body && !validate(record.body)) record.problems.push(...(validate.errors ?? []).map((e) => `${e.instancePath || 'body'} ${e.message ?? ''} ${JSON.stringify(e.params)}`));
     }
     if (record.problems.length) return send(422, { message: 'Validation Failed', errors: record.problems });
-    const [, owner, repo, id] = /^\/repos\/([^/]+)\/([^/]+)(?:\/deployments\/(\d+))?/.exec(url.pathname) ?? [];
+    const [, owner, repo, id] = /^\/repos\/([^/]+)\/([^/]+)(?:\/(?:deployments|code-scanning\/sarifs)\/([^/]+))?/.exec(url.pathname) ?? [];
     const base = `${listening.url}/repos/${owner}/${repo}`;
     switch (operation.operationId) {
       case 'repos/create-deployment': {
@@ -89,9 +95,28 @@ export async function startGitHubApi(token: string): Promise<GitHubApi> {
       }
       case 'repos/create-deployment-status':
         return send(201, { id: nextStatus++, url: `${base}/deployments/${id}/statuses`, state: record.body?.state, environment_url: record.body?.environment_url ?? '', log_url: record.body?.log_url ?? '' });
+      case 'code-scanning/upload-sarif': {
+        // GitHub takes the log gzipped and base64-encoded, then processes it: a log that is not SARIF 2.1.0 fails there.
+        let log: object;
+        try {
+          log = JSON.parse(gunzipSync(Buffer.from(String(record.body?.sarif), 'base64')).toString('utf8')) as object;
+        } catch {
+          return send(400, { message: 'Invalid request. The sarif field must be gzip compressed and base64 encoded.' });
+        }
+        const uploadId = `sarif-${sarifs.size + 1}`;
+        sarifs.set(uploadId, log);
+        const validate = sarifValidator();
+        sarifErrors.set(uploadId, validate(log) ? [] : (validate.errors ?? []).map((e) => `${e.instancePath} ${e.message ?? ''}`));
+        return send(202, { id: uploadId, url: `${base}/code-scanning/sarifs/${uploadId}` });
+      }
+      case 'code-scanning/get-sarif': {
+        const errors = sarifErrors.get(id ?? '');
+        if (!errors) return send(404, { message: 'Not Found' });
+        return send(200, { processing_status: errors.length ? 'failed' : 'complete', analyses_url: `${base}/code-scanning/analyses?sarif_id=${id}`, errors: errors.length ? errors : null });
+      }
       default:
         return send(501, { message: `${operation.operationId} is not answered by the test stand-in` });
     }
   });
-  return { url: listening.url, requests, stop: () => listening.close() };
+  return { url: listening.url, requests, sarifs, stop: () => listening.close() };
 }

@@ -80,3 +80,6 @@ export async function runAction(action: string, inputs: Record<string, string>, 
     summary: readFileSync(summaryFile, 'utf8'),
   };
 }
+
+/** What the runner would show of a run's log: it consumes `::add-mask::` commands, never printing them. */
+export const visible = (log: string): string => log.split('\n').filter((l) => !l.startsWith('::add-mask::')).join('\n');

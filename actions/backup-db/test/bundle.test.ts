@@ -5,7 +5,7 @@ import { BlobServiceClient, ContainerSASPermissions, StorageSharedKeyCredential,
 import { MongoClient } from 'mongodb';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { exec } from '../../../packages/shared/src/exec';
-import { runAction } from '../../../test/helpers/action';
+import { runAction, visible } from '../../../test/helpers/action';
 import { runEnv } from '../../../test/helpers/run-env';
 import { AZURITE_ACCOUNT, AZURITE_KEY, startAzurite, type Azurite } from '../../../test/services/azurite';
 import { startFerretDb, type FerretDb } from '../../../test/services/ferretdb';
@@ -25,8 +25,6 @@ const PG_PROBE = `select count(*), sum(length(payload)), max(id) from sales.orde
   select last_value from sales.orders_id_seq;`;
 const MY_PROBE = `SELECT COUNT(*), SUM(CHAR_LENGTH(name)), MAX(name) FROM people; SELECT shout('hi'); SELECT trigger_name, action_statement FROM information_schema.triggers WHERE trigger_schema = DATABASE();`;
 
-/** Lines the runner would show: `::add-mask::` commands are consumed by the runner, never printed. */
-const visible = (log: string) => log.split('\n').filter((l) => !l.startsWith('::add-mask::')).join('\n');
 
 beforeAll(async () => {
   [azurite, pg, maria, mongo] = await Promise.all([startAzurite(), startPostgres(), startMariaDb(), startFerretDb()]);

@@ -5,7 +5,7 @@ import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { runAction } from '../../../test/helpers/action';
+import { runAction, visible } from '../../../test/helpers/action';
 import { runEnv } from '../../../test/helpers/run-env';
 import { selfSignedCert } from '../../../test/fakes/smtp';
 import { startIdentityFake, type IdentityFake } from '../../../test/fakes/identity';
@@ -40,7 +40,6 @@ const inputs = () => ({
 });
 // The runner's OIDC variables, and trust in Azurite's certificate as a runner trusts Azure's.
 const env = () => ({ ...runEnv('5150'), ...identity.runnerEnv, NODE_EXTRA_CA_CERTS: caFile });
-const visible = (log: string) => log.split('\n').filter((l) => !l.startsWith('::add-mask::')).join('\n');
 
 describe('backup-db with GitHub OIDC → Entra ID (no stored secret)', () => {
   it('backs up, verifies and restores with a federated token', async () => {

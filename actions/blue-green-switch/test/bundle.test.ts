@@ -4,7 +4,7 @@ import { randomBytes } from 'node:crypto';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { renderUpstream } from '../../../packages/shared/src/routing/index';
-import { runAction } from '../../../test/helpers/action';
+import { runAction, visible } from '../../../test/helpers/action';
 import { startLoad, type LoadSample } from '../../../test/helpers/load';
 import { runEnv } from '../../../test/helpers/run-env';
 import { deployment, list, service } from '../../../test/cluster/manifests';
@@ -180,8 +180,7 @@ describe('dist/blue-green-switch/index.js with Kubernetes', () => {
     expect(run.summary).toMatch(/Scaled down.*deployment\/shop-blue from 1 to 0/s);
     const { token } = cluster;
     expect(token).not.toBe('');
-    const visible = run.stdout.split('\n').filter((l) => !l.startsWith('::add-mask::')).join('\n');
-    expect(visible + run.stderr).not.toContain(token);
+    expect(visible(run.stdout) + run.stderr).not.toContain(token);
 
     const back = await runAction('blue-green-switch', { ...inputs, action: 'rollback' }, env);
     expect(back.exitCode, back.stdout + back.stderr).toBe(0);

@@ -204,13 +204,13 @@ describe('dist/helm-deploy/index.js with GitHub Deployments and a pinned Helm 3'
       checksum = `${'0'.repeat(64)}  ${name}\n`;
       const refused = await deploy(inputs, { RUNNER_TOOL_CACHE: toolCache });
       expect(refused.exitCode).toBe(1);
-      expect(refused.stdout).toMatch(/::error::helm-v3\.19\.0-linux-amd64\.tar\.gz has SHA-256 [0-9a-f]{64}, but .*\.sha256sum publishes 0{64}: not installing it/);
+      expect(refused.stdout).toMatch(/::error::helm-v3\.19\.0-linux-amd64\.tar\.gz has SHA-256 [0-9a-f]{64}, but .*\.sha256sum says 0{64}: not installing it/);
       expect((await history('shop3')).items).toEqual([]);
 
       checksum = `${createHash('sha256').update(archive).digest('hex')}  ${name}\n`;
       const run = await deploy(inputs, { RUNNER_TOOL_CACHE: toolCache });
       expect(run.exitCode, log(run)).toBe(0);
-      expect(run.stdout).toMatch(/Helm v3\.19\.0 installed \(SHA-256 [0-9a-f]{64} verified\)/);
+      expect(run.stdout).toMatch(/helm 3\.19\.0 installed \(SHA-256 [0-9a-f]{64} verified against .*\.sha256sum\)/);
       expect(run.stdout).toContain('Helm: v3.');
       expect(run.stdout).toMatch(/helm upgrade shop3 \S+ .*--install .* --atomic --wait --cleanup-on-fail/);
       expect(run.outputs).toMatchObject({ revision: '1', status: 'deployed' });

@@ -1,3 +1,5 @@
+import { existsSync, readFileSync } from 'node:fs';
+
 /**
  * Where this run comes from, read from the runner's environment. Kept to plain environment reads
  * (rather than @actions/github's context) so that actions that need only this stay small and start fast.
@@ -52,4 +54,15 @@ export function getContext(env: NodeJS.ProcessEnv = process.env): RunContext {
     runUrl,
     eventName: env.GITHUB_EVENT_NAME ?? '',
   };
+}
+
+/** The repository's default branch, from the event payload the runner writes (as docker/metadata-action reads it). */
+export function defaultBranch(env: NodeJS.ProcessEnv = process.env): string | undefined {
+  if (!env.GITHUB_EVENT_PATH || !existsSync(env.GITHUB_EVENT_PATH)) return undefined;
+  try {
+    const event = JSON.parse(readFileSync(env.GITHUB_EVENT_PATH, 'utf8')) as { repository?: { default_branch?: string } };
+    return event.repository?.default_branch || undefined;
+  } catch {
+    return undefined;
+  }
 }

@@ -1,20 +1,9 @@
 // GitHub's Deployments API (REST, 2022-11-28): a deployment for the ref and commit, then its statuses,
 // so the environment page shows what runs where, with links to the app and to the run's log.
+import { GITHUB_POLICY as POLICY, githubHeaders as headers, repoEndpoint as endpoint, type GitHubApi } from './github-api';
 import { postJson } from './http';
 
-export interface GitHubApi {
-  /** GITHUB_API_URL, e.g. https://api.github.com or https://ghe.example.com/api/v3 */
-  url: string;
-  token: string;
-  /** owner/repo */
-  repo: string;
-}
-
 export type DeploymentState = 'in_progress' | 'success' | 'failure' | 'error' | 'inactive' | 'queued' | 'pending';
-
-const POLICY = { retries: 3, timeoutMs: 15_000 };
-const headers = (api: GitHubApi) => ({ authorization: `Bearer ${api.token}`, accept: 'application/vnd.github+json', 'x-github-api-version': '2022-11-28' });
-const endpoint = (api: GitHubApi, path: string) => `${api.url.replace(/\/+$/, '')}/repos/${api.repo}${path}`;
 
 /**
  * Creates a deployment of `ref` (the commit) to `environment`. Commit status checks are not required

@@ -13,4 +13,5 @@ export * from './template';
 export * as notify from './notify/index';
 export * from './azure/block-upload';
 export * from './kubeconfig';
+export * from './github-api';
 export * from './github-deployments';

@@ -134,6 +134,21 @@ export function getKeyValues(name: string): [string, string][] {
   });
 }
 
+/**
+ * `NAME=value` lines (build arguments, build secrets): the name is checked, the value kept as given.
+ * With `secret`, each value is masked on its own too, and errors show only the name.
+ */
+export function getPairs(name: string, options: { secret?: boolean; expected: string }): [string, string][] {
+  return getList(name, { separator: 'newline', secret: options.secret }).map((line) => {
+    const at = line.indexOf('=');
+    const key = line.slice(0, Math.max(at, 0)).trim();
+    if (at < 1 || !/^[A-Za-z_][A-Za-z0-9_.-]*$/.test(key)) throw new InputError(name, options.secret ? key : line, options.expected);
+    const value = line.slice(at + 1);
+    if (options.secret && value) core.setSecret(value);
+    return [key, value];
+  });
+}
+
 /** An absolute http(s) URL. Plain http is refused unless the host is loopback or insecure is allowed. */
 export function getUrl(name: string, options: InputOptions & { allowInsecure?: boolean } = {}): URL | undefined {
   const value = getString(name, options);

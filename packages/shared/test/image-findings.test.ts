@@ -1,9 +1,6 @@
 // Findings from reports written to Trivy's and Grype's documented JSON shapes, the ignore file, the gate and SARIF.
-import Ajv2020 from 'ajv/dist/2020';
-import addFormats from 'ajv-formats';
-import { readFileSync } from 'node:fs';
-import { createRequire } from 'node:module';
 import { describe, expect, it } from 'vitest';
+import { sarifValidator } from '../../../test/helpers/sarif-schema';
 import { gate, parseIgnoreFile, parseReport, parseSeverities } from '../src/image/findings';
 import { toSarif } from '../src/image/sarif';
 
@@ -81,16 +78,7 @@ describe('SARIF', () => {
   it('is a valid SARIF 2.1.0 log (the OASIS schema, from @microsoft/sarif-multitool-linux), with GitHub severities', () => {
     const findings = [...parseReport(trivy).findings, ...parseReport(grype).findings];
     const log = toSarif(findings, { name: 'Trivy', version: '0.58.1', informationUri: 'https://github.com/aquasecurity/trivy' }, 'ghcr.io/acme/shop:1.0.0') as { runs: { tool: { driver: { rules: { id: string; properties: Record<string, unknown> }[] } }; results: { ruleId: string; level: string; locations: { physicalLocation: { artifactLocation: { uri: string }; region: { startLine: number } } }[] }[] }[] };
-    let schemaFile: string;
-    try {
-      schemaFile = createRequire(import.meta.url).resolve('@microsoft/sarif-multitool-linux/sarif-2.1.0.json');
-    } catch (error) {
-      throw new Error('the SARIF 2.1.0 schema comes from the optional npm package @microsoft/sarif-multitool-linux (Linux only): run `npm ci` on Linux', { cause: error });
-    }
-    const schema = JSON.parse(readFileSync(schemaFile, 'utf8')) as object;
-    const ajv = new Ajv2020({ strict: false, allErrors: true });
-    addFormats(ajv);
-    const validate = ajv.compile(schema);
+    const validate = sarifValidator();
     expect(validate(log), JSON.stringify(validate.errors)).toBe(true);
     const run = log.runs[0];
     expect(run?.tool.driver.rules.map((r) => [r.id, r.properties['security-severity']])).toEqual([

@@ -94,6 +94,8 @@ export interface GateResult {
   passed: boolean;
   /** Counts by severity of what the gate looked at (after the ignore file). */
   counts: Record<Severity, number>;
+  /** The findings the gate looked at: not ignored, and fixable when only those count. */
+  considered: Finding[];
   /** The findings that failed the gate. */
   blocking: Finding[];
   ignored: Finding[];
@@ -108,5 +110,5 @@ export function gate(findings: readonly Finding[], options: { failOn: Severity[]
   const considered = findings.filter((f) => !active.has(f.id) && !(options.ignoreUnfixed && f.kind === 'vulnerability' && !f.fixed));
   const counts = Object.fromEntries(SEVERITIES.map((s) => [s, considered.filter((f) => f.severity === s).length])) as Record<Severity, number>;
   const blocking = considered.filter((f) => options.failOn.includes(f.severity));
-  return { passed: blocking.length === 0, counts, blocking, ignored, expired: options.ignore.filter((r) => r.expires && r.expires < now) };
+  return { passed: blocking.length === 0, counts, considered, blocking, ignored, expired: options.ignore.filter((r) => r.expires && r.expires < now) };
 }

@@ -2,3 +2,8 @@
 export * from './tags';
 export * from './findings';
 export * from './sarif';
+export * from './build';
+export * from './registry';
+export * from './scanner';
+// Code scanning takes what build-scan finds; kept out of the root index, which every action loads.
+export * from '../github-code-scanning';

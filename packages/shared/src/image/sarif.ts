@@ -19,6 +19,8 @@ export function toSarif(findings: readonly Finding[], tool: SarifTool, image: st
     $schema: 'https://json.schemastore.org/sarif-2.1.0.json',
     version: '2.1.0',
     runs: [{
+      // One category per image, so code scanning keeps each image's alerts apart.
+      automationDetails: { id: `build-scan/${image.replace(/[@:][^/]*$/, '')}/` },
       tool: {
         driver: {
           name: tool.name,

@@ -1,0 +1,127 @@
+import * as core from '@actions/core';
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { Timeline, addTable, defaultBranch, getContext, run, writeSummary } from '@slipway/shared';
+import * as image from '@slipway/shared/image';
+import { readInputs } from './inputs';
+
+const SEVERITY_ORDER = new Map(image.SEVERITIES.map((s, i) => [s, i]));
+/** Rows of findings in the job summary; the SARIF file and report have all of them. */
+const SUMMARY_ROWS = 200;
+
+run(async () => {
+  const context = getContext();
+  const config = readInputs({ ...context, defaultBranch: defaultBranch() });
+  const timeline = new Timeline();
+  const refs = config.tags.map((t) => `${config.image}:${t}`);
+  const labels = image.ociLabels({ ref: context.ref, sha: context.sha, serverUrl: context.serverUrl, repo: context.repo, created: new Date() }, config.labels);
+  const outputs = { image: config.image, digest: '', tags: refs.join('\n'), labels: Object.entries(labels).map(([k, v]) => `${k}=${v}`).join('\n'), vulnerabilities: '', 'sarif-file': '', gate: '', 'sbom-file': '', 'sarif-id': '' };
+  // The report, SARIF and SBOM stay here for later steps; the runner empties RUNNER_TEMP after the job.
+  const work = mkdtempSync(join(process.env.RUNNER_TEMP || tmpdir(), 'slipway-build-scan-'));
+  const files = new image.SecretFiles();
+  const registry = new image.Registry(config.registry, config.builder, config.credentials);
+  const secrets = [...config.secrets.map(([, v]) => v), ...(config.credentials ? [config.credentials.password] : [])];
+  let result: image.GateResult | undefined;
+  let upload: image.SarifUpload | string | undefined;
+  let failure: Error | undefined;
+  try {
+    timeline.note('Tags', refs.join(', '));
+    if (config.push) {
+      await registry.login();
+      if (config.credentials) timeline.note('Login', `${config.credentials.username} at ${config.registry}`);
+    }
+    const spec: image.BuildSpec = { ...config, labels, cacheScope: config.image };
+    const built = config.builder === 'buildah' ? await image.buildWithBuildah(spec, files, registry, secrets) : await image.buildWithBuildx(spec, files, registry.env(), secrets);
+    outputs.digest = built.digest;
+    timeline.note(config.push ? 'Pushed' : 'Built', `${config.builder}${config.platforms.length ? ` for ${config.platforms.join(', ')}` : ''}${built.digest ? `: ${built.digest}` : ` (${built.scanTarget.ref})`}, cache ${config.cache}`);
+
+    if (config.scan) {
+      const scan = config.scan;
+      const bin = await image.installScanner({ name: scan.scanner, version: scan.version, checksum: scan.checksum, mirror: scan.mirror });
+      const cacheDir = join(process.env.RUNNER_TEMP || tmpdir(), `slipway-${scan.scanner}-cache`);
+      if (scan.scans.includes('vuln')) {
+        const db = await image.prepareDatabase({ scanner: scan.scanner, bin, cacheDir, repositories: scan.dbRepositories, actionsCache: true });
+        timeline.note('Database', `${scan.scanner} vulnerability database from ${db.source}`);
+      }
+      const report = join(work, `${scan.scanner}-report.json`);
+      const sbom = scan.sbom ? resolve(join(work, 'sbom.cdx.json')) : undefined;
+      await image.scanImage({ scanner: scan.scanner, bin, cacheDir, target: built.scanTarget, scans: scan.scans, platform: config.platforms[0], insecure: registry.insecure, env: registry.scannerEnv(), report, emptyIgnoreFile: join(work, 'no-ignore'), sbom, secrets });
+      if (sbom) outputs['sbom-file'] = sbom;
+      const { findings } = image.parseReport(JSON.parse(readFileSync(report, 'utf8')));
+      result = image.gate(findings, { failOn: scan.failOn, ignoreUnfixed: scan.ignoreUnfixed, ignore: scan.ignore });
+      outputs.vulnerabilities = JSON.stringify(result.counts);
+      outputs.gate = result.passed ? 'passed' : 'failed';
+      timeline.note('Scan', `${scan.scanner} ${scan.version} (${scan.scans.join(', ')}): ${image.SEVERITIES.map((s) => `${result?.counts[s]} ${s.toLowerCase()}`).join(', ')}; ${result.ignored.length} ignored`);
+      for (const rule of result.expired) core.warning(`Ignore rule for ${rule.id} expired on ${rule.expires?.toISOString().slice(0, 10)} and no longer applies (${scan.ignoreFile})`);
+
+      const considered = findings.filter((f) => !result?.ignored.includes(f));
+      const sarif = JSON.stringify(image.toSarif(considered, { name: scan.scanner === 'trivy' ? 'Trivy' : 'Grype', version: scan.version, informationUri: image.SCANNER_RELEASES[scan.scanner].informationUri }, built.digest ? `${config.image}@${built.digest}` : refs[0] ?? config.image), null, 2);
+      outputs['sarif-file'] = resolve(config.sarifFile || join(work, 'build-scan.sarif'));
+      writeFileSync(outputs['sarif-file'], sarif);
+      if (config.uploadSarif) {
+        upload = await uploadToCodeScanning(sarif, scan.scanner, config.githubToken, context);
+        if (typeof upload !== 'string') outputs['sarif-id'] = upload.id;
+      }
+      if (!result.passed) {
+        throw new Error(`the image has ${result.blocking.length} finding(s) at ${scan.failOn.join(' or ')}: ${[...new Set(result.blocking.map((f) => f.id))].slice(0, 10).join(', ')}${result.blocking.length > 10 ? ', …' : ''}`);
+      }
+    }
+  } catch (error) {
+    failure = error as Error;
+    throw error;
+  } finally {
+    files.remove();
+    await registry.logout();
+    core.setOutput('image', outputs.image);
+    core.setOutput('digest', outputs.digest);
+    core.setOutput('tags', outputs.tags);
+    core.setOutput('labels', outputs.labels);
+    core.setOutput('vulnerabilities', outputs.vulnerabilities);
+    core.setOutput('gate', outputs.gate);
+    core.setOutput('sarif-file', outputs['sarif-file']);
+    core.setOutput('sarif-id', outputs['sarif-id']);
+    core.setOutput('sbom-file', outputs['sbom-file']);
+    if (config.summary) {
+      core.summary.addHeading(`build-scan: ${config.image}`, 3);
+      addTable(['', ''], [
+        ['Result', failure ? `failed: ${failure.message}` : config.push ? 'built and pushed' : 'built'],
+        ['Tags', refs.join('\n')],
+        ['Digest', outputs.digest || '— (not pushed)'],
+        ['Builder', `${config.builder}${config.platforms.length ? ` (${config.platforms.join(', ')})` : ''}, cache ${config.cache}`],
+        ...(config.scan ? [['Scan', `${config.scan.scanner} ${config.scan.version}: ${config.scan.scans.join(', ')}`], ['Gate', outputs.gate ? `${outputs.gate} (fail on ${config.scan.failOn.join(', ') || 'nothing: report only'}${config.scan.ignoreUnfixed ? ', fixable only' : ''})` : '—']] : []),
+        ...(upload ? [['Code scanning', typeof upload === 'string' ? upload : `upload ${upload.id}: ${upload.status}`]] : []),
+      ]);
+      if (result) addFindings(result);
+      timeline.addToSummary();
+      await writeSummary();
+    }
+  }
+});
+
+/** Uploads to code scanning; a repository where it is not permitted gets a warning, not a failed build. */
+async function uploadToCodeScanning(sarif: string, scanner: string, token: string, context: ReturnType<typeof getContext>): Promise<image.SarifUpload | string> {
+  if (!token || !context.repo || !context.sha) return 'not uploaded: no github-token or no repository context';
+  try {
+    const upload = await image.uploadSarif({ url: context.apiUrl, token, repo: context.repo }, { sarif, commitSha: context.sha, ref: context.ref, toolName: scanner });
+    if (upload.status === 'failed') core.warning(`Code scanning could not process the SARIF upload ${upload.id}: ${upload.errors.join('; ')}`);
+    return upload;
+  } catch (error) {
+    const message = (error as Error).message;
+    core.warning(`The SARIF log was not uploaded to code scanning (it needs \`permissions: security-events: write\` and code scanning enabled for the repository): ${message}`);
+    return `not uploaded: ${message.split('\n')[0]}`;
+  }
+}
+
+function addFindings(result: image.GateResult): void {
+  core.summary.addHeading('Findings', 4);
+  addTable(image.SEVERITIES.map((s) => s), [image.SEVERITIES.map((s) => String(result.counts[s]))]);
+  const blocking = new Set(result.blocking);
+  // Failing findings first, then by severity.
+  const rows = [...result.considered].sort((a, b) => Number(!blocking.has(a)) - Number(!blocking.has(b)) || (SEVERITY_ORDER.get(a.severity) ?? 9) - (SEVERITY_ORDER.get(b.severity) ?? 9));
+  if (rows.length) {
+    addTable(['Severity', 'ID', 'Package', 'Installed', 'Fixed in', 'Where', 'Gate'], rows.slice(0, SUMMARY_ROWS).map((f) => [f.severity, f.id, f.package || '—', f.installed || '—', f.fixed || (f.kind === 'secret' ? '—' : 'no fix yet'), f.target, blocking.has(f) ? 'fails' : '']));
+  }
+  if (rows.length > SUMMARY_ROWS) core.summary.addRaw(`<p>… and ${rows.length - SUMMARY_ROWS} more, in the SARIF file.</p>\n`);
+  if (result.ignored.length) core.summary.addRaw(`<p>Ignored by the ignore file: ${[...new Set(result.ignored.map((f) => f.id))].join(', ')}</p>\n`);
+}

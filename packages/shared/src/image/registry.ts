@@ -1,0 +1,80 @@
+// The registry an image is pushed to: its host, and a login that gives the password on stdin to the
+// builder (a private auth file for buildah, `docker login` undone by `logout()` for Docker) and to the
+// scanner through its environment. Loopback registries are plain HTTP, as Docker treats them.
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { exec } from '../exec';
+import { isLoopback } from '../inputs';
+import type { Builder } from './build';
+
+/** Docker treats 127.0.0.0/8 as an insecure (plain HTTP) registry by default; buildah and the scanners are told so too. */
+export const insecureRegistry = (host: string): boolean => isLoopback(host.replace(/:\d+$/, ''));
+
+/** Docker's rule: the first path component is a registry host when it has a `.` or `:`, or is `localhost`. */
+export function registryHost(image: string): string {
+  const first = image.split('/')[0] ?? '';
+  return image.includes('/') && (first.includes('.') || first.includes(':') || first === 'localhost') ? first : 'docker.io';
+}
+
+export interface Credentials {
+  username: string;
+  password: string;
+}
+
+export class Registry {
+  /** buildah's auth file lives here, private to the step, from login() to logout(). */
+  private authDir?: string;
+  private loggedIn = false;
+
+  constructor(
+    readonly host: string,
+    readonly builder: Builder,
+    private readonly credentials?: Credentials,
+  ) {}
+
+  get insecure(): boolean {
+    return insecureRegistry(this.host);
+  }
+
+  private get authFile(): string {
+    this.authDir ??= mkdtempSync(join(process.env.RUNNER_TEMP || tmpdir(), 'slipway-auth-'));
+    return join(this.authDir, 'auth.json');
+  }
+
+  /** Logs the builder in; without credentials there is nothing to do (a public or pre-authenticated registry). */
+  async login(): Promise<void> {
+    if (!this.credentials) return;
+    const { username, password } = this.credentials;
+    const args =
+      this.builder === 'buildah'
+        ? ['login', '--authfile', this.authFile, ...(this.insecure ? ['--tls-verify=false'] : []), '--username', username, '--password-stdin', this.host]
+        : ['login', '--username', username, '--password-stdin', this.host];
+    await exec(this.builder === 'buildah' ? 'buildah' : 'docker', args, { input: password, secrets: [password], silent: true });
+    this.loggedIn = true;
+  }
+
+  /** Flags buildah's build and push take for this registry. */
+  buildahFlags(): string[] {
+    return [...(this.loggedIn ? ['--authfile', this.authFile] : []), ...(this.insecure ? ['--tls-verify=false'] : [])];
+  }
+
+  /** The environment for builder commands: buildah reads REGISTRY_AUTH_FILE for private base images too. */
+  env(): NodeJS.ProcessEnv {
+    return this.loggedIn && this.builder === 'buildah' ? { ...process.env, REGISTRY_AUTH_FILE: this.authFile } : process.env;
+  }
+
+  /** What the scanners need to pull a private image from this registry. */
+  scannerEnv(): Record<string, string> {
+    if (!this.credentials) return {};
+    const { username, password } = this.credentials;
+    return { TRIVY_USERNAME: username, TRIVY_PASSWORD: password, GRYPE_REGISTRY_AUTH_AUTHORITY: this.host, GRYPE_REGISTRY_AUTH_USERNAME: username, GRYPE_REGISTRY_AUTH_PASSWORD: password };
+  }
+
+  /** Forgets the credentials: the auth file goes, and Docker's stored login is removed. */
+  async logout(): Promise<void> {
+    if (this.authDir) rmSync(this.authDir, { recursive: true, force: true });
+    if (this.loggedIn && this.builder === 'docker') await exec('docker', ['logout', this.host], { silent: true, ignoreExitCode: true });
+    this.loggedIn = false;
+  }
+}

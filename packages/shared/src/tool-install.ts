@@ -1,0 +1,45 @@
+// A pinned command-line tool through the runner's tool cache: the archive's SHA-256 is checked before
+// it is extracted, so a tampered download (or mirror) is never run; later jobs find it cached.
+import * as core from '@actions/core';
+import * as tc from '@actions/tool-cache';
+import { createHash } from 'node:crypto';
+import { createReadStream } from 'node:fs';
+import { join } from 'node:path';
+
+export async function sha256File(file: string): Promise<string> {
+  const hash = createHash('sha256');
+  for await (const chunk of createReadStream(file)) hash.update(chunk as Buffer);
+  return hash.digest('hex');
+}
+
+export interface VerifiedTool {
+  /** Tool cache name, e.g. `helm`. */
+  name: string;
+  version: string;
+  /** The .tar.gz archive to download. */
+  url: string;
+  /** The SHA-256 it must have, lowercase hex. */
+  sha256: string;
+  /** Where the expected checksum came from, for the error when it differs. */
+  checksumSource: string;
+  /** The folder inside the archive that holds the executable; empty for its top level. */
+  folder?: string;
+}
+
+/** The folder holding the tool at this version, installing it when the tool cache lacks it. */
+export async function installVerifiedTool(tool: VerifiedTool): Promise<string> {
+  const cached = tc.find(tool.name, tool.version);
+  if (cached) {
+    core.info(`${tool.name} ${tool.version} from the tool cache`);
+    return cached;
+  }
+  const file = tool.url.split('/').at(-1);
+  core.info(`Downloading ${tool.url}`);
+  const archive = await tc.downloadTool(tool.url);
+  const actual = await sha256File(archive);
+  if (actual !== tool.sha256) throw new Error(`${file} has SHA-256 ${actual}, but ${tool.checksumSource} says ${tool.sha256}: not installing it`);
+  const extracted = await tc.extractTar(archive);
+  const dir = await tc.cacheDir(join(extracted, tool.folder ?? ''), tool.name, tool.version);
+  core.info(`${tool.name} ${tool.version} installed (SHA-256 ${actual} verified against ${tool.checksumSource})`);
+  return dir;
+}
