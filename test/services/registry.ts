@@ -1,4 +1,5 @@
 import bcrypt from 'bcryptjs';
+import { createHash } from 'node:crypto';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -15,12 +16,14 @@ export interface Registry extends Service {
   tags(repository: string): Promise<string[]>;
   /** The labels of an image's config, read through its manifest. */
   labels(repository: string, reference: string): Promise<Record<string, string>>;
+  /** Pushes an OCI artifact (config `{}` and one layer) through the registry API, as oras would. */
+  pushArtifact(repository: string, tag: string, artifact: { configMediaType: string; layerMediaType: string; layer: Buffer; title: string }): Promise<void>;
 }
 
 const MANIFESTS = ['application/vnd.oci.image.manifest.v1+json', 'application/vnd.docker.distribution.manifest.v2+json', 'application/vnd.oci.image.index.v1+json'].join(', ');
 
-/** A real Docker registry (Debian docker-registry, distribution 2.8) on loopback, behind htpasswd basic auth. */
-export async function startRegistry(): Promise<Registry> {
+/** A real Docker registry (Debian docker-registry, distribution 2.8) on loopback, behind htpasswd basic auth unless `auth: false`. */
+export async function startRegistry(options: { auth?: boolean } = {}): Promise<Registry> {
   requireCommand('docker-registry', 'apt-get install docker-registry');
   const dir = mkdtempSync(join(tmpdir(), 'slipway-registry-'));
   const port = await freePort();
@@ -32,7 +35,7 @@ export async function startRegistry(): Promise<Registry> {
     'log: { level: warn }',
     `storage: { filesystem: { rootdirectory: ${join(dir, 'data')} }, delete: { enabled: true } }`,
     `http: { addr: "127.0.0.1:${port}", secret: "${password}" }`,
-    `auth: { htpasswd: { realm: slipway, path: ${join(dir, 'htpasswd')} } }`,
+    ...(options.auth === false ? [] : [`auth: { htpasswd: { realm: slipway, path: ${join(dir, 'htpasswd')} } }`]),
     '',
   ].join('\n'));
   const proc = await startService('docker-registry', 'docker-registry', ['serve', join(dir, 'config.yml')], port);
@@ -57,6 +60,22 @@ export async function startRegistry(): Promise<Registry> {
       if (manifest.manifests?.[0]) manifest = await json(`/v2/${repository}/manifests/${manifest.manifests[0].digest}`, MANIFESTS);
       const config = await json<{ config?: { Labels?: Record<string, string> } }>(`/v2/${repository}/blobs/${manifest.config?.digest}`);
       return config.config?.Labels ?? {};
+    },
+    pushArtifact: async (repository, tag, artifact) => {
+      const blob = async (bytes: Buffer) => {
+        const digest = `sha256:${createHash('sha256').update(bytes).digest('hex')}`;
+        const start = await fetch(`${url}/v2/${repository}/blobs/uploads/`, { method: 'POST', headers: { authorization } });
+        const location = new URL(start.headers.get('location') ?? '', url);
+        location.searchParams.set('digest', digest);
+        const put = await fetch(location, { method: 'PUT', headers: { authorization, 'content-type': 'application/octet-stream' }, body: bytes });
+        if (put.status !== 201) throw new Error(`blob upload: HTTP ${put.status} ${await put.text()}`);
+        return { digest, size: bytes.length };
+      };
+      const config = await blob(Buffer.from('{}'));
+      const layer = await blob(artifact.layer);
+      const manifest = { schemaVersion: 2, mediaType: 'application/vnd.oci.image.manifest.v1+json', config: { mediaType: artifact.configMediaType, ...config }, layers: [{ mediaType: artifact.layerMediaType, ...layer, annotations: { 'org.opencontainers.image.title': artifact.title } }] };
+      const put = await fetch(`${url}/v2/${repository}/manifests/${tag}`, { method: 'PUT', headers: { authorization, 'content-type': manifest.mediaType }, body: JSON.stringify(manifest) });
+      if (put.status !== 201) throw new Error(`manifest upload: HTTP ${put.status} ${await put.text()}`);
     },
     stop: async () => {
       await proc.stop();

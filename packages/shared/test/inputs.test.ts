@@ -10,6 +10,7 @@ import {
   getKeyValues,
   getList,
   getNumber,
+  getPairs,
   getObject,
   getString,
   maskValue,
@@ -106,6 +107,12 @@ describe('inputs', () => {
     expect(error?.message).not.toContain('verysecret');
     expect(() => checkUrl('u', 'not a url', { secret: true })).toThrow('got "***"');
     expect(() => checkUrl('u', 'ftp://x/y')).toThrow(/starting with https:\/\/ or http:\/\//);
+  });
+
+  it('reads NAME=value pairs, keeping `=` in values, and names only the key of a bad secret line', () => {
+    withInputs({ 'build-args': 'VERSION=1.2.3\nFLAGS=a=b c' }, () => expect(getPairs('build-args', { expected: 'pairs' })).toEqual([['VERSION', '1.2.3'], ['FLAGS', 'a=b c']]));
+    withInputs({ 'build-args': 'no pair here' }, () => expect(() => getPairs('build-args', { expected: 'NAME=value lines' })).toThrow(`Input 'build-args' is invalid: got "no pair here"; expected NAME=value lines.`));
+    withInputs({ secrets: 'bad key!=s3cret-value' }, () => expect(() => getPairs('secrets', { secret: true, expected: 'id=value lines' })).toThrow(`Input 'secrets' is invalid: got "bad key!"; expected id=value lines.`));
   });
 });
 

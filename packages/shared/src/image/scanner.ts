@@ -13,6 +13,7 @@ import { exec } from '../exec';
 import { requestOk } from '../http';
 import { installVerifiedTool } from '../tool-install';
 import type { BuiltImage } from './build';
+import { insecureRegistry, registryHost } from './registry';
 
 export type ScannerName = 'trivy' | 'grype';
 export type ScanKind = 'vuln' | 'secret';
@@ -138,7 +139,7 @@ export async function prepareDatabase(options: DatabaseOptions): Promise<Databas
   }
   const failures: string[] = [];
   for (const repository of options.repositories) {
-    const args = options.scanner === 'trivy' ? ['image', '--download-db-only', ...TRIVY_QUIET, '--cache-dir', options.cacheDir, '--db-repository', repository] : ['db', 'update'];
+    const args = options.scanner === 'trivy' ? ['image', '--download-db-only', ...TRIVY_QUIET, '--cache-dir', options.cacheDir, '--db-repository', repository, ...(insecureRegistry(registryHost(repository)) ? ['--insecure'] : [])] : ['db', 'update'];
     try {
       await exec(options.bin, args, { env: dbEnv(options, repository), timeoutMs: 10 * 60_000 });
     } catch (error) {

@@ -1,0 +1,53 @@
+// The vulnerability database step with a real Trivy: mirrors are tried in order, a dead or empty one is
+// passed over, and when none answers the error names each. The database is an OCI artifact in a real
+// registry, laid out as trivy-db publishes it (a tar.gz layer of trivy.db and metadata.json).
+import { spawnSync } from 'node:child_process';
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { freePort } from '../../../test/helpers/net';
+import { requireCommand } from '../../../test/services/process';
+import { startRegistry, type Registry } from '../../../test/services/registry';
+import { prepareDatabase } from '../src/image/scanner';
+
+let registry: Registry;
+let work: string;
+
+beforeAll(async () => {
+  requireCommand('trivy', 'build it from the Go module proxy with `node scripts/ensure-deps.mjs`');
+  registry = await startRegistry({ auth: false });
+  work = mkdtempSync(join(tmpdir(), 'slipway-trivy-db-'));
+  const stage = join(work, 'stage');
+  spawnSync('mkdir', [stage]);
+  writeFileSync(join(stage, 'trivy.db'), 'a database as published\n');
+  writeFileSync(join(stage, 'metadata.json'), JSON.stringify({ Version: 2, NextUpdate: '2999-01-01T00:00:00Z', UpdatedAt: '2026-12-01T00:00:00Z', DownloadedAt: '0001-01-01T00:00:00Z' }));
+  expect(spawnSync('tar', ['-czf', join(work, 'db.tar.gz'), '-C', stage, 'trivy.db', 'metadata.json']).status).toBe(0);
+  await registry.pushArtifact('aquasec/trivy-db', '2', { configMediaType: 'application/vnd.aquasec.trivy.config.v1+json', layerMediaType: 'application/vnd.aquasec.trivy.db.layer.v1.tar+gzip', layer: readFileSync(join(work, 'db.tar.gz')), title: 'db.tar.gz' });
+}, 60_000);
+
+afterAll(async () => {
+  await registry?.stop();
+  if (work) rmSync(work, { recursive: true, force: true });
+});
+
+const trivy = () => spawnSync('sh', ['-c', 'command -v trivy'], { encoding: 'utf8' }).stdout.trim();
+
+describe('vulnerability database', () => {
+  it('passes over a dead mirror and one without the database, and takes it from the next', async () => {
+    const cacheDir = join(work, 'cache-ok');
+    const dead = `127.0.0.1:${await freePort()}/aquasec/trivy-db:2`;
+    const empty = `${registry.host}/nobody/trivy-db:2`;
+    const result = await prepareDatabase({ scanner: 'trivy', bin: trivy(), cacheDir, repositories: [dead, empty, `${registry.host}/aquasec/trivy-db:2`], actionsCache: false });
+    expect(result).toEqual({ source: `${registry.host}/aquasec/trivy-db:2`, cacheKey: undefined });
+    expect(readFileSync(join(cacheDir, 'db', 'trivy.db'), 'utf8')).toBe('a database as published\n');
+    expect(existsSync(join(cacheDir, 'db', 'metadata.json'))).toBe(true);
+  });
+
+  it('fails naming every mirror when none has it', async () => {
+    const dead = `127.0.0.1:${await freePort()}/aquasec/trivy-db:2`;
+    const empty = `${registry.host}/nobody/trivy-db:2`;
+    const failed = prepareDatabase({ scanner: 'trivy', bin: trivy(), cacheDir: join(work, 'cache-none'), repositories: [dead, empty], actionsCache: false });
+    await expect(failed).rejects.toThrow(new RegExp(`could not be fetched from any of db-repository:\\n  ${dead.replace(/\./g, '\\.')}: .*\\n  ${empty.replace(/\./g, '\\.')}: `));
+  });
+});
