@@ -6,6 +6,7 @@ import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'no
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { startActionsCache, type ActionsCache } from '../../../test/fakes/actions-cache';
 import { freePort } from '../../../test/helpers/net';
 import { requireCommand } from '../../../test/services/process';
 import { startRegistry, type Registry } from '../../../test/services/registry';
@@ -21,7 +22,7 @@ beforeAll(async () => {
   const stage = join(work, 'stage');
   spawnSync('mkdir', [stage]);
   writeFileSync(join(stage, 'trivy.db'), 'a database as published\n');
-  writeFileSync(join(stage, 'metadata.json'), JSON.stringify({ Version: 2, NextUpdate: '2999-01-01T00:00:00Z', UpdatedAt: '2026-12-01T00:00:00Z', DownloadedAt: '0001-01-01T00:00:00Z' }));
+  writeFileSync(join(stage, 'metadata.json'), JSON.stringify({ Version: 2, NextUpdate: '2020-01-02T00:00:00Z', UpdatedAt: '2020-01-01T00:00:00Z', DownloadedAt: '0001-01-01T00:00:00Z' }));
   expect(spawnSync('tar', ['-czf', join(work, 'db.tar.gz'), '-C', stage, 'trivy.db', 'metadata.json']).status).toBe(0);
   await registry.pushArtifact('aquasec/trivy-db', '2', { configMediaType: 'application/vnd.aquasec.trivy.config.v1+json', layerMediaType: 'application/vnd.aquasec.trivy.db.layer.v1.tar+gzip', layer: readFileSync(join(work, 'db.tar.gz')), title: 'db.tar.gz' });
 }, 60_000);
@@ -42,6 +43,36 @@ describe('vulnerability database', () => {
     expect(result).toEqual({ source: `${registry.host}/aquasec/trivy-db:2`, cacheKey: undefined });
     expect(readFileSync(join(cacheDir, 'db', 'trivy.db'), 'utf8')).toBe('a database as published\n');
     expect(existsSync(join(cacheDir, 'db', 'metadata.json'))).toBe(true);
+  });
+
+  it('keeps the database in the Actions cache by day: a later job the same day restores it and downloads nothing', async () => {
+    const token = 'actions-runtime-token-for-tests';
+    const service: ActionsCache = await startActionsCache(token);
+    const saved = { ...process.env };
+    Object.assign(process.env, { ACTIONS_CACHE_URL: service.url, ACTIONS_RUNTIME_TOKEN: token, GITHUB_SERVER_URL: 'https://github.com', RUNNER_TEMP: work });
+    delete process.env.ACTIONS_CACHE_SERVICE_V2;
+    try {
+      const today = new Date('2026-12-01T08:00:00Z');
+      const key = `slipway-trivy-db-${process.platform}-${process.arch}-2026-12-01`;
+      const repositories = [`${registry.host}/aquasec/trivy-db:2`];
+      // Every job uses the same folder (the cache's version is a hash of its paths); each starts without it.
+      const cacheDir = join(work, 'trivy-cache');
+      const first = await prepareDatabase({ scanner: 'trivy', bin: trivy(), cacheDir, repositories, actionsCache: true, now: today });
+      expect(first).toEqual({ source: repositories[0], cacheKey: key });
+      expect(service.keys()).toEqual([key]);
+
+      // A later job the same day: from the cache, with no mirror reachable at all.
+      const dead = [`127.0.0.1:${await freePort()}/aquasec/trivy-db:2`];
+      rmSync(cacheDir, { recursive: true });
+      const second = await prepareDatabase({ scanner: 'trivy', bin: trivy(), cacheDir, repositories: dead, actionsCache: true, now: new Date('2026-12-01T20:00:00Z') });
+      expect(second).toEqual({ source: `the Actions cache (${key})`, cacheKey: key });
+      expect(readFileSync(join(cacheDir, 'db', 'trivy.db'), 'utf8')).toBe('a database as published\n');
+
+      expect(service.problems).toEqual([]);
+    } finally {
+      process.env = saved;
+      await service.stop();
+    }
   });
 
   it('fails naming every mirror when none has it', async () => {
