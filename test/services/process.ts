@@ -8,11 +8,11 @@ export interface Service {
   stop(): Promise<void>;
 }
 
-/** Fails, never skips, when a program a test needs is missing, and says how to get it. */
-export function requireCommand(command: string, howToGet: string): void {
-  if (spawnSync('sh', ['-c', 'command -v "$1"', 'sh', command], { stdio: 'ignore' }).status !== 0) {
-    throw new Error(`'${command}' is not installed: ${howToGet} (\`npm test\` does this in its pretest step).`);
-  }
+/** Fails, never skips, when a program a test needs is missing, and says how to get it; returns its path. */
+export function requireCommand(command: string, howToGet: string): string {
+  const found = spawnSync('sh', ['-c', 'command -v "$1"', 'sh', command], { encoding: 'utf8' });
+  if (found.status !== 0) throw new Error(`'${command}' is not installed: ${howToGet} (\`npm test\` does this in its pretest step).`);
+  return found.stdout.trim();
 }
 
 /** Starts a long-running program; stop() ends it and waits for it to exit. */

@@ -90,7 +90,7 @@ export function buildahEnv(): { env: Record<string, string>; remove: () => void 
   const dir = mkdtempSync(join(tmpdir(), 'slipway-buildah-'));
   writeFileSync(join(dir, 'storage.conf'), `[storage]\ndriver = "vfs"\ngraphroot = "${join(dir, 'root')}"\nrunroot = "${join(dir, 'run')}"\n`);
   return {
-    env: { CONTAINERS_STORAGE_CONF: join(dir, 'storage.conf'), BUILDAH_ISOLATION: 'chroot', STORAGE_DRIVER: 'vfs' },
+    env: { CONTAINERS_STORAGE_CONF: join(dir, 'storage.conf'), BUILDAH_ISOLATION: 'chroot' },
     remove: () => rmSync(dir, { recursive: true, force: true }),
   };
 }

@@ -36,14 +36,14 @@ export interface BuildScanConfig {
   summary: boolean;
 }
 
-/** A repository path as Docker accepts it, optionally after a registry host: no tag, no digest. */
+/** A repository path as Docker accepts it, optionally after a registry host (`host:port/`): no tag, no digest. */
 const IMAGE = /^(?:[A-Za-z0-9.-]+(?::\d+)?\/)?[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*(?:\/[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*)*$/;
 const PLATFORM = /^[a-z0-9]+\/[a-z0-9_]+(?:\/[a-z0-9]+)?$/;
 
 /** Reads and checks every input before anything is built, logged in or downloaded. */
 export function readInputs(ctx: RunContext & { defaultBranch?: string }, env: NodeJS.ProcessEnv = process.env): BuildScanConfig {
   const image = getString('image', { required: 'an image name without a tag, e.g. `ghcr.io/acme/shop`' });
-  if (/[:@][^/]*$/.test(image.replace(/^[^/]+:\d+\//, '')) || !IMAGE.test(image)) {
+  if (!IMAGE.test(image)) {
     throw new InputError('image', image, 'an image name without tag or digest, lowercase, e.g. `ghcr.io/acme/shop` (tags come from the `tags` rules)');
   }
   const context = getString('context') || '.';

@@ -19,7 +19,7 @@ run(async () => {
   const outputs = { image: config.image, digest: '', tags: refs.join('\n'), labels: Object.entries(labels).map(([k, v]) => `${k}=${v}`).join('\n'), vulnerabilities: '', 'sarif-file': '', gate: '', 'sbom-file': '', 'sarif-id': '' };
   // The report, SARIF and SBOM stay here for later steps; the runner empties RUNNER_TEMP after the job.
   const work = mkdtempSync(join(process.env.RUNNER_TEMP || tmpdir(), 'slipway-build-scan-'));
-  const files = new image.SecretFiles();
+  const files = new image.BuildFiles();
   const registry = new image.Registry(config.registry, config.builder, config.credentials);
   const secrets = [...config.secrets.map(([, v]) => v), ...(config.credentials ? [config.credentials.password] : [])];
   let result: image.GateResult | undefined;
@@ -32,7 +32,7 @@ run(async () => {
       if (config.credentials) timeline.note('Login', `${config.credentials.username} at ${config.registry}`);
     }
     const spec: image.BuildSpec = { ...config, labels, cacheScope: config.image };
-    const built = config.builder === 'buildah' ? await image.buildWithBuildah(spec, files, registry, secrets) : await image.buildWithBuildx(spec, files, registry.env(), secrets);
+    const built = config.builder === 'buildah' ? await image.buildWithBuildah(spec, files, registry, secrets) : await image.buildWithBuildx(spec, files, secrets);
     outputs.digest = built.digest;
     timeline.note(config.push ? 'Pushed' : 'Built', `${config.builder}${config.platforms.length ? ` for ${config.platforms.join(', ')}` : ''}${built.digest ? `: ${built.digest}` : ` (${built.scanTarget.ref})`}, cache ${config.cache}`);
 
@@ -55,8 +55,9 @@ run(async () => {
       timeline.note('Scan', `${scan.scanner} ${scan.version} (${scan.scans.join(', ')}): ${image.SEVERITIES.map((s) => `${result?.counts[s]} ${s.toLowerCase()}`).join(', ')}; ${result.ignored.length} ignored`);
       for (const rule of result.expired) core.warning(`Ignore rule for ${rule.id} expired on ${rule.expires?.toISOString().slice(0, 10)} and no longer applies (${scan.ignoreFile})`);
 
-      const considered = findings.filter((f) => !result?.ignored.includes(f));
-      const sarif = JSON.stringify(image.toSarif(considered, { name: scan.scanner === 'trivy' ? 'Trivy' : 'Grype', version: scan.version, informationUri: image.SCANNER_RELEASES[scan.scanner].informationUri }, built.digest ? `${config.image}@${built.digest}` : refs[0] ?? config.image), null, 2);
+      // SARIF has every finding the ignore file leaves, fixable or not.
+      const ignored = new Set(result.ignored);
+      const sarif = JSON.stringify(image.toSarif(findings.filter((f) => !ignored.has(f)), { name: scan.scanner === 'trivy' ? 'Trivy' : 'Grype', version: scan.version, informationUri: image.SCANNER_RELEASES[scan.scanner].informationUri }, built.digest ? `${config.image}@${built.digest}` : refs[0] ?? config.image), null, 2);
       outputs['sarif-file'] = resolve(config.sarifFile || join(work, 'build-scan.sarif'));
       writeFileSync(outputs['sarif-file'], sarif);
       if (config.uploadSarif) {

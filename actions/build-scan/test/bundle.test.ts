@@ -3,7 +3,7 @@
 // installed through the tool cache from a loopback mirror), SARIF uploaded to the GitHub stand-in.
 import { spawnSync } from 'node:child_process';
 import { createHash, randomBytes } from 'node:crypto';
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { copyFileSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -30,15 +30,14 @@ const buildSecret = `npm-${randomBytes(12).toString('hex')}`;
 const log = (r: ActionRun) => `exit ${r.exitCode}\n${r.stdout}\n${r.stderr}`;
 
 beforeAll(async () => {
-  requireCommand('trivy', 'build it from the Go module proxy with `node scripts/ensure-deps.mjs`');
+  const trivy = requireCommand('trivy', 'build it from the Go module proxy with `node scripts/ensure-deps.mjs`');
   [registry, github] = await Promise.all([startRegistry(), startGitHubApi(TOKEN)]);
   buildah = buildahEnv();
   work = mkdtempSync(join(tmpdir(), 'slipway-build-scan-test-'));
   // The release archive as Trivy publishes it (the binary at its top level), from the binary built here.
-  const trivy = spawnSync('sh', ['-c', 'command -v trivy'], { encoding: 'utf8' }).stdout.trim();
   const stage = join(work, 'stage');
   mkdirSync(stage);
-  spawnSync('cp', [trivy, join(stage, 'trivy')]);
+  copyFileSync(trivy, join(stage, 'trivy'));
   const archive = join(work, ASSET);
   expect(spawnSync('tar', ['-czf', archive, '-C', stage, 'trivy']).status).toBe(0);
   const bytes = readFileSync(archive);
@@ -199,7 +198,6 @@ describe('build-scan composite action', () => {
   });
 
   it('runs the bundle from its script as actions/github-script does, with every input handed over', async () => {
-    requireCommand('node', 'Node.js 24');
     const step = action.runs.steps.find((s) => s.id === 'build-scan')!;
     expect(step.env).toEqual({ SLIPWAY_INPUTS: '${{ toJSON(inputs) }}', SLIPWAY_ACTION_PATH: '${{ github.action_path }}' });
     for (const [name, output] of Object.entries(action.outputs)) expect(output.value).toBe(`\${{ steps.build-scan.outputs.${name} }}`);
@@ -220,6 +218,5 @@ describe('build-scan composite action', () => {
     const outputs = readFileSync(output, 'utf8');
     expect(outputs).toMatch(/^digest<<.*\nsha256:[0-9a-f]{64}\n/m);
     expect(await registry.tags('acme/composite')).toEqual(['v1']);
-    expect(existsSync(join(dir, 'output'))).toBe(true);
   });
 });

@@ -217,7 +217,7 @@ describe('dist/helm-deploy/index.js with GitHub Deployments and a pinned Helm 3'
       // The next job finds it in the tool cache.
       const again = await deploy({ ...inputs, 'image-tag': '1.0.2' }, { RUNNER_TOOL_CACHE: toolCache });
       expect(again.exitCode, log(again)).toBe(0);
-      expect(again.stdout).toContain('Helm v3.19.0 from the tool cache');
+      expect(again.stdout).toContain('helm 3.19.0 from the tool cache');
       expect(again.outputs).toMatchObject({ revision: '2', 'previous-revision': '1' });
       // Helm 3's --atomic rolls a failed rollout back, reported the same way.
       const broken = await deploy({ ...inputs, 'image-tag': 'never-ready', timeout: '10s' }, { RUNNER_TOOL_CACHE: toolCache });

@@ -6,7 +6,7 @@ import { createHash } from 'node:crypto';
 import { createReadStream } from 'node:fs';
 import { join } from 'node:path';
 
-export async function sha256File(file: string): Promise<string> {
+async function sha256File(file: string): Promise<string> {
   const hash = createHash('sha256');
   for await (const chunk of createReadStream(file)) hash.update(chunk as Buffer);
   return hash.digest('hex');
@@ -18,10 +18,11 @@ export interface VerifiedTool {
   version: string;
   /** The .tar.gz archive to download. */
   url: string;
-  /** The SHA-256 it must have, lowercase hex. */
-  sha256: string;
-  /** Where the expected checksum came from, for the error when it differs. */
-  checksumSource: string;
+  /**
+   * The SHA-256 it must have (lowercase hex) and who says so, for the error when it differs. Asked
+   * only when the tool cache lacks the tool, as it may have to fetch a checksums file.
+   */
+  checksum: () => Promise<{ sha256: string; source: string }>;
   /** The folder inside the archive that holds the executable; empty for its top level. */
   folder?: string;
 }
@@ -33,13 +34,14 @@ export async function installVerifiedTool(tool: VerifiedTool): Promise<string> {
     core.info(`${tool.name} ${tool.version} from the tool cache`);
     return cached;
   }
+  const expected = await tool.checksum();
   const file = tool.url.split('/').at(-1);
   core.info(`Downloading ${tool.url}`);
   const archive = await tc.downloadTool(tool.url);
   const actual = await sha256File(archive);
-  if (actual !== tool.sha256) throw new Error(`${file} has SHA-256 ${actual}, but ${tool.checksumSource} says ${tool.sha256}: not installing it`);
+  if (actual !== expected.sha256) throw new Error(`${file} has SHA-256 ${actual}, but ${expected.source} says ${expected.sha256}: not installing it`);
   const extracted = await tc.extractTar(archive);
   const dir = await tc.cacheDir(join(extracted, tool.folder ?? ''), tool.name, tool.version);
-  core.info(`${tool.name} ${tool.version} installed (SHA-256 ${actual} verified against ${tool.checksumSource})`);
+  core.info(`${tool.name} ${tool.version} installed (SHA-256 ${actual} verified against ${expected.source})`);
   return dir;
 }

@@ -2,7 +2,7 @@
 // buildah and Trivy run for real in actions/build-scan/test/bundle.test.ts.
 import { readFileSync, statSync } from 'node:fs';
 import { afterEach, describe, expect, it } from 'vitest';
-import { SecretFiles, buildahBuildArgs, buildxArgs, type BuildSpec } from '../src/image/build';
+import { BuildFiles, buildahBuildArgs, buildxArgs, type BuildSpec } from '../src/image/build';
 import { Registry, registryHost } from '../src/image/registry';
 import { scanCommands, type ScanOptions } from '../src/image/scanner';
 
@@ -21,12 +21,12 @@ const spec = (over: Partial<BuildSpec> = {}): BuildSpec => ({
   ...over,
 });
 
-let files: SecretFiles | undefined;
+let files: BuildFiles | undefined;
 afterEach(() => files?.remove());
 
 describe('Buildx', () => {
   it('passes secrets as 0600 files, never as arguments, with the gha cache and a push', () => {
-    files = new SecretFiles();
+    files = new BuildFiles();
     const args = buildxArgs(spec(), files);
     expect(args.join(' ')).not.toContain('npm-s3cret-value');
     const secret = args[args.indexOf('--secret') + 1]!;
@@ -42,7 +42,7 @@ describe('Buildx', () => {
   });
 
   it('loads one platform, writes several to an OCI layout, and caches in the registry', () => {
-    files = new SecretFiles();
+    files = new BuildFiles();
     expect(buildxArgs(spec({ push: false, cache: 'none', secrets: [] }), files)).toContain('--load');
     const multi = buildxArgs(spec({ push: false, cache: 'none', platforms: ['linux/amd64', 'linux/arm64'] }), files);
     expect(multi).toEqual(expect.arrayContaining(['--platform', 'linux/amd64,linux/arm64', '--output', `type=oci,dest=${files.file('oci')},tar=false`]));
@@ -53,7 +53,7 @@ describe('Buildx', () => {
 
 describe('buildah', () => {
   it('tags one platform, builds several into a manifest list, and talks plain HTTP to loopback registries only', () => {
-    files = new SecretFiles();
+    files = new BuildFiles();
     const local = new Registry('127.0.0.1:5000', 'buildah');
     const one = buildahBuildArgs(spec({ image: '127.0.0.1:5000/shop', cache: 'registry' }), files, local);
     expect(one).toEqual(expect.arrayContaining(['--tag', '127.0.0.1:5000/shop:1.2.3', '--layers', '--cache-from', '127.0.0.1:5000/shop-buildcache', '--tls-verify=false']));

@@ -2,7 +2,7 @@
 // passed over, and when none answers the error names each. The database is an OCI artifact in a real
 // registry, laid out as trivy-db publishes it (a tar.gz layer of trivy.db and metadata.json).
 import { spawnSync } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -14,13 +14,14 @@ import { prepareDatabase } from '../src/image/scanner';
 
 let registry: Registry;
 let work: string;
+let trivy: string;
 
 beforeAll(async () => {
-  requireCommand('trivy', 'build it from the Go module proxy with `node scripts/ensure-deps.mjs`');
+  trivy = requireCommand('trivy', 'build it from the Go module proxy with `node scripts/ensure-deps.mjs`');
   registry = await startRegistry({ auth: false });
   work = mkdtempSync(join(tmpdir(), 'slipway-trivy-db-'));
   const stage = join(work, 'stage');
-  spawnSync('mkdir', [stage]);
+  mkdirSync(stage);
   writeFileSync(join(stage, 'trivy.db'), 'a database as published\n');
   writeFileSync(join(stage, 'metadata.json'), JSON.stringify({ Version: 2, NextUpdate: '2020-01-02T00:00:00Z', UpdatedAt: '2020-01-01T00:00:00Z', DownloadedAt: '0001-01-01T00:00:00Z' }));
   expect(spawnSync('tar', ['-czf', join(work, 'db.tar.gz'), '-C', stage, 'trivy.db', 'metadata.json']).status).toBe(0);
@@ -32,14 +33,12 @@ afterAll(async () => {
   if (work) rmSync(work, { recursive: true, force: true });
 });
 
-const trivy = () => spawnSync('sh', ['-c', 'command -v trivy'], { encoding: 'utf8' }).stdout.trim();
-
 describe('vulnerability database', () => {
   it('passes over a dead mirror and one without the database, and takes it from the next', async () => {
     const cacheDir = join(work, 'cache-ok');
     const dead = `127.0.0.1:${await freePort()}/aquasec/trivy-db:2`;
     const empty = `${registry.host}/nobody/trivy-db:2`;
-    const result = await prepareDatabase({ scanner: 'trivy', bin: trivy(), cacheDir, repositories: [dead, empty, `${registry.host}/aquasec/trivy-db:2`], actionsCache: false });
+    const result = await prepareDatabase({ scanner: 'trivy', bin: trivy, cacheDir, repositories: [dead, empty, `${registry.host}/aquasec/trivy-db:2`], actionsCache: false });
     expect(result).toEqual({ source: `${registry.host}/aquasec/trivy-db:2`, cacheKey: undefined });
     expect(readFileSync(join(cacheDir, 'db', 'trivy.db'), 'utf8')).toBe('a database as published\n');
     expect(existsSync(join(cacheDir, 'db', 'metadata.json'))).toBe(true);
@@ -57,14 +56,14 @@ describe('vulnerability database', () => {
       const repositories = [`${registry.host}/aquasec/trivy-db:2`];
       // Every job uses the same folder (the cache's version is a hash of its paths); each starts without it.
       const cacheDir = join(work, 'trivy-cache');
-      const first = await prepareDatabase({ scanner: 'trivy', bin: trivy(), cacheDir, repositories, actionsCache: true, now: today });
+      const first = await prepareDatabase({ scanner: 'trivy', bin: trivy, cacheDir, repositories, actionsCache: true, now: today });
       expect(first).toEqual({ source: repositories[0], cacheKey: key });
       expect(service.keys()).toEqual([key]);
 
       // A later job the same day: from the cache, with no mirror reachable at all.
       const dead = [`127.0.0.1:${await freePort()}/aquasec/trivy-db:2`];
       rmSync(cacheDir, { recursive: true });
-      const second = await prepareDatabase({ scanner: 'trivy', bin: trivy(), cacheDir, repositories: dead, actionsCache: true, now: new Date('2026-12-01T20:00:00Z') });
+      const second = await prepareDatabase({ scanner: 'trivy', bin: trivy, cacheDir, repositories: dead, actionsCache: true, now: new Date('2026-12-01T20:00:00Z') });
       expect(second).toEqual({ source: `the Actions cache (${key})`, cacheKey: key });
       expect(readFileSync(join(cacheDir, 'db', 'trivy.db'), 'utf8')).toBe('a database as published\n');
 
@@ -78,7 +77,7 @@ describe('vulnerability database', () => {
   it('fails naming every mirror when none has it', async () => {
     const dead = `127.0.0.1:${await freePort()}/aquasec/trivy-db:2`;
     const empty = `${registry.host}/nobody/trivy-db:2`;
-    const failed = prepareDatabase({ scanner: 'trivy', bin: trivy(), cacheDir: join(work, 'cache-none'), repositories: [dead, empty], actionsCache: false });
+    const failed = prepareDatabase({ scanner: 'trivy', bin: trivy, cacheDir: join(work, 'cache-none'), repositories: [dead, empty], actionsCache: false });
     await expect(failed).rejects.toThrow(new RegExp(`could not be fetched from any of db-repository:\\n  ${dead.replace(/\./g, '\\.')}: .*\\n  ${empty.replace(/\./g, '\\.')}: `));
   });
 });

@@ -1,7 +1,5 @@
 // A pinned Helm through the runner's tool cache: downloaded from get.helm.sh (or a mirror), its
 // SHA-256 checked against the published `.sha256sum` before it is extracted, cached for later jobs.
-import * as core from '@actions/core';
-import * as tc from '@actions/tool-cache';
 import { join } from 'node:path';
 import { requestOk } from '../http';
 import { installVerifiedTool } from '../tool-install';
@@ -15,15 +13,14 @@ export async function installHelm(version: string, mirror: string): Promise<stri
   const arch = ARCHES[process.arch];
   if (!platform || !arch) throw new Error(`no Helm release for ${process.platform}/${process.arch}`);
   const exe = platform === 'windows' ? 'helm.exe' : 'helm';
-  const cached = tc.find('helm', version.replace(/^v/, ''));
-  if (cached) {
-    core.info(`Helm ${version} from the tool cache`);
-    return join(cached, exe);
-  }
   const name = `helm-${version}-${platform}-${arch}.tar.gz`;
   const base = mirror.replace(/\/+$/, '');
-  const published = (await requestOk({ label: `Helm ${version} checksum`, url: `${base}/${name}.sha256sum` }, { retries: 3, timeoutMs: 30_000 })).body.trim().split(/\s+/)[0]?.toLowerCase() ?? '';
-  if (!/^[0-9a-f]{64}$/.test(published)) throw new Error(`${base}/${name}.sha256sum is not a SHA-256 checksum file`);
-  const dir = await installVerifiedTool({ name: 'helm', version: version.replace(/^v/, ''), url: `${base}/${name}`, sha256: published, checksumSource: `${base}/${name}.sha256sum`, folder: `${platform}-${arch}` });
+  const checksum = async () => {
+    const source = `${base}/${name}.sha256sum`;
+    const sha256 = (await requestOk({ label: `Helm ${version} checksum`, url: source }, { retries: 3, timeoutMs: 30_000 })).body.trim().split(/\s+/)[0]?.toLowerCase() ?? '';
+    if (!/^[0-9a-f]{64}$/.test(sha256)) throw new Error(`${source} is not a SHA-256 checksum file`);
+    return { sha256, source };
+  };
+  const dir = await installVerifiedTool({ name: 'helm', version: version.replace(/^v/, ''), url: `${base}/${name}`, checksum, folder: `${platform}-${arch}` });
   return join(dir, exe);
 }

@@ -35,8 +35,8 @@ export interface BuiltImage {
   scanTarget: { kind: 'registry' | 'docker' | 'oci-layout'; ref: string };
 }
 
-/** A private, 0600 folder for one build's secret files, removed by `remove()`. */
-export class SecretFiles {
+/** A folder private to one build (mkdtemp, 0700): its secret files (0600), metadata and OCI layout; removed by `remove()`. */
+export class BuildFiles {
   readonly dir = mkdtempSync(join(process.env.RUNNER_TEMP || tmpdir(), 'slipway-build-'));
 
   /** `--secret id=…,src=…` arguments for these secrets. */
@@ -58,7 +58,7 @@ export class SecretFiles {
 }
 
 const refs = (spec: BuildSpec) => spec.tags.map((t) => `${spec.image}:${t}`);
-const common = (spec: BuildSpec, files: SecretFiles) => [
+const common = (spec: BuildSpec, files: BuildFiles) => [
   ...(spec.file ? ['--file', spec.file] : []),
   ...spec.buildArgs.flatMap(([k, v]) => ['--build-arg', `${k}=${v}`]),
   ...files.args(spec.secrets),
@@ -69,7 +69,7 @@ const common = (spec: BuildSpec, files: SecretFiles) => [
  * `docker buildx build` arguments. A push goes straight from the builder; otherwise one platform is
  * loaded into the daemon and several are written as an OCI layout folder, which the scanner reads.
  */
-export function buildxArgs(spec: BuildSpec, files: SecretFiles): string[] {
+export function buildxArgs(spec: BuildSpec, files: BuildFiles): string[] {
   const cache =
     spec.cache === 'gha'
       ? ['--cache-from', `type=gha,scope=${spec.cacheScope}`, '--cache-to', `type=gha,scope=${spec.cacheScope},mode=max`]
@@ -90,7 +90,7 @@ export function buildxArgs(spec: BuildSpec, files: SecretFiles): string[] {
 }
 
 /** `buildah build` arguments: several platforms are built into a manifest list named after the first tag. */
-export function buildahBuildArgs(spec: BuildSpec, files: SecretFiles, registry: Registry): string[] {
+export function buildahBuildArgs(spec: BuildSpec, files: BuildFiles, registry: Registry): string[] {
   const cache = spec.cache === 'registry' ? ['--layers', '--cache-from', `${spec.image}-buildcache`, '--cache-to', `${spec.image}-buildcache`] : [];
   const [first = `${spec.image}:latest`] = refs(spec);
   return [
@@ -105,8 +105,8 @@ export function buildahBuildArgs(spec: BuildSpec, files: SecretFiles, registry: 
 }
 
 /** Builds (and pushes) with Docker Buildx. */
-export async function buildWithBuildx(spec: BuildSpec, files: SecretFiles, env: NodeJS.ProcessEnv, secrets: readonly string[]): Promise<BuiltImage> {
-  await exec('docker', buildxArgs(spec, files), { env, secrets });
+export async function buildWithBuildx(spec: BuildSpec, files: BuildFiles, secrets: readonly string[]): Promise<BuiltImage> {
+  await exec('docker', buildxArgs(spec, files), { secrets });
   const metadata = JSON.parse(readFileSync(files.file('metadata.json'), 'utf8')) as Record<string, unknown>;
   const digest = String(metadata['containerimage.digest'] ?? '');
   const [first = ''] = refs(spec);
@@ -115,21 +115,20 @@ export async function buildWithBuildx(spec: BuildSpec, files: SecretFiles, env: 
 }
 
 /** Builds with buildah, then pushes every tag (the digest is the same for all), or writes an OCI layout. */
-export async function buildWithBuildah(spec: BuildSpec, files: SecretFiles, registry: Registry, secrets: readonly string[]): Promise<BuiltImage> {
-  const env = registry.env();
-  await exec('buildah', buildahBuildArgs(spec, files, registry), { env, secrets });
+export async function buildWithBuildah(spec: BuildSpec, files: BuildFiles, registry: Registry, secrets: readonly string[]): Promise<BuiltImage> {
+  await exec('buildah', buildahBuildArgs(spec, files, registry), { secrets });
   const list = spec.platforms.length > 1;
   // The local image (or manifest list) is named after the first tag.
   const [source = `${spec.image}:latest`] = refs(spec);
   if (!spec.push) {
     const layout = files.file('oci');
-    await exec('buildah', [...(list ? ['manifest', 'push', '--all'] : ['push']), source, `oci:${layout}`], { env, secrets });
+    await exec('buildah', [...(list ? ['manifest', 'push', '--all'] : ['push']), source, `oci:${layout}`], { secrets });
     return { digest: '', scanTarget: { kind: 'oci-layout', ref: layout } };
   }
   let digest = '';
   for (const ref of refs(spec)) {
     const digestFile = files.file('digest');
-    await exec('buildah', [...(list ? ['manifest', 'push', '--all'] : ['push']), ...registry.buildahFlags(), '--digestfile', digestFile, source, `docker://${ref}`], { env, secrets });
+    await exec('buildah', [...(list ? ['manifest', 'push', '--all'] : ['push']), ...registry.buildahFlags(), '--digestfile', digestFile, source, `docker://${ref}`], { secrets });
     digest ||= readFileSync(digestFile, 'utf8').trim();
   }
   return { digest, scanTarget: { kind: 'registry', ref: `${spec.image}@${digest}` } };

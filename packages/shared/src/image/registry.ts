@@ -54,14 +54,9 @@ export class Registry {
     this.loggedIn = true;
   }
 
-  /** Flags buildah's build and push take for this registry. */
+  /** Flags buildah's build (for private base images too) and push take for this registry. */
   buildahFlags(): string[] {
     return [...(this.loggedIn ? ['--authfile', this.authFile] : []), ...(this.insecure ? ['--tls-verify=false'] : [])];
-  }
-
-  /** The environment for builder commands: buildah reads REGISTRY_AUTH_FILE for private base images too. */
-  env(): NodeJS.ProcessEnv {
-    return this.loggedIn && this.builder === 'buildah' ? { ...process.env, REGISTRY_AUTH_FILE: this.authFile } : process.env;
   }
 
   /** What the scanners need to pull a private image from this registry. */

@@ -94,8 +94,7 @@ export async function installScanner(spec: ScannerSpec): Promise<string> {
   if (process.platform !== 'linux' || !['x64', 'arm64'].includes(process.arch)) throw new Error(`${spec.name} is installed for Linux x64 and arm64 runners only, not ${process.platform}/${process.arch}`);
   const base = `${spec.mirror.replace(/\/+$/, '')}${release.releasePath(spec.version)}`;
   const asset = release.asset(spec.version, process.arch);
-  const { sha256, source } = await expectedChecksum(spec, asset, base);
-  const dir = await installVerifiedTool({ name: spec.name, version: spec.version, url: `${base}/${asset}`, sha256, checksumSource: source });
+  const dir = await installVerifiedTool({ name: spec.name, version: spec.version, url: `${base}/${asset}`, checksum: () => expectedChecksum(spec, asset, base) });
   return join(dir, spec.name);
 }
 
@@ -115,10 +114,8 @@ export interface DatabaseResult {
   cacheKey?: string;
 }
 
-const dbEnv = (options: DatabaseOptions, repository?: string): NodeJS.ProcessEnv => ({
-  ...process.env,
-  ...(options.scanner === 'grype' ? { GRYPE_DB_CACHE_DIR: options.cacheDir, GRYPE_CHECK_FOR_APP_UPDATE: 'false', ...(repository ? { GRYPE_DB_UPDATE_URL: repository } : {}) } : {}),
-});
+/** Grype is configured through its environment: where its database lives, and no update check of its own. */
+const grypeEnv = (cacheDir: string): Record<string, string> => ({ GRYPE_DB_CACHE_DIR: cacheDir, GRYPE_CHECK_FOR_APP_UPDATE: 'false' });
 
 /**
  * The vulnerability database in cacheDir: today's from the Actions cache, else downloaded from the
@@ -141,7 +138,8 @@ export async function prepareDatabase(options: DatabaseOptions): Promise<Databas
   for (const repository of options.repositories) {
     const args = options.scanner === 'trivy' ? ['image', '--download-db-only', ...TRIVY_QUIET, '--cache-dir', options.cacheDir, '--db-repository', repository, ...(insecureRegistry(registryHost(repository)) ? ['--insecure'] : [])] : ['db', 'update'];
     try {
-      await exec(options.bin, args, { env: dbEnv(options, repository), timeoutMs: 10 * 60_000 });
+      const env = options.scanner === 'grype' ? { ...process.env, ...grypeEnv(options.cacheDir), GRYPE_DB_UPDATE_URL: repository } : process.env;
+      await exec(options.bin, args, { env, timeoutMs: 10 * 60_000 });
     } catch (error) {
       failures.push(`${repository}: ${(error as Error).message.split('\n').at(-1)}`);
       core.warning(`The ${options.scanner} database could not be fetched from ${repository}; trying the next repository`);
@@ -205,7 +203,8 @@ export async function scanImage(o: ScanOptions): Promise<void> {
   const env: NodeJS.ProcessEnv = {
     ...process.env,
     ...o.env,
-    ...(o.scanner === 'grype' ? { GRYPE_DB_CACHE_DIR: o.cacheDir, GRYPE_DB_AUTO_UPDATE: 'false', GRYPE_DB_VALIDATE_AGE: 'false', GRYPE_CHECK_FOR_APP_UPDATE: 'false', ...(o.insecure ? { GRYPE_REGISTRY_INSECURE_USE_HTTP: 'true' } : {}) } : {}),
+    // The database was prepared beforehand (and may be a stale cached one, said so then).
+    ...(o.scanner === 'grype' ? { ...grypeEnv(o.cacheDir), GRYPE_DB_AUTO_UPDATE: 'false', GRYPE_DB_VALIDATE_AGE: 'false', ...(o.insecure ? { GRYPE_REGISTRY_INSECURE_USE_HTTP: 'true' } : {}) } : {}),
   };
   for (const args of scanCommands(o)) await exec(o.bin, args, { env, secrets: o.secrets, timeoutMs: 20 * 60_000 });
 }
