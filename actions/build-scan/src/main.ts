@@ -15,7 +15,9 @@ run(async () => {
   const config = readInputs({ ...context, defaultBranch: defaultBranch() });
   const timeline = new Timeline();
   const refs = config.tags.map((t) => `${config.image}:${t}`);
-  const labels = image.ociLabels({ ref: context.ref, sha: context.sha, serverUrl: context.serverUrl, repo: context.repo, created: new Date() }, config.labels);
+  const timestamp = image.sourceDateEpoch();
+  const created = timestamp === undefined ? new Date() : new Date(timestamp * 1000);
+  const labels = image.ociLabels({ ref: context.ref, sha: context.sha, serverUrl: context.serverUrl, repo: context.repo, created }, config.labels);
   const outputs = { image: config.image, digest: '', tags: refs.join('\n'), labels: Object.entries(labels).map(([k, v]) => `${k}=${v}`).join('\n'), vulnerabilities: '', 'sarif-file': '', gate: '', 'sbom-file': '', 'sarif-id': '' };
   // The report, SARIF and SBOM stay here for later steps; the runner empties RUNNER_TEMP after the job.
   const work = mkdtempSync(join(process.env.RUNNER_TEMP || tmpdir(), 'slipway-build-scan-'));
@@ -31,7 +33,7 @@ run(async () => {
       await registry.login();
       if (config.credentials) timeline.note('Login', `${config.credentials.username} at ${config.registry}`);
     }
-    const spec: image.BuildSpec = { ...config, labels, cacheScope: config.image };
+    const spec: image.BuildSpec = { ...config, labels, cacheScope: config.image, timestamp };
     const built = config.builder === 'buildah' ? await image.buildWithBuildah(spec, files, registry, secrets) : await image.buildWithBuildx(spec, files, secrets);
     outputs.digest = built.digest;
     timeline.note(config.push ? 'Pushed' : 'Built', `${config.builder}${config.platforms.length ? ` for ${config.platforms.join(', ')}` : ''}${built.digest ? `: ${built.digest}` : ` (${built.scanTarget.ref})`}, cache ${config.cache}`);

@@ -166,6 +166,17 @@ describe('build-scan bundle', () => {
     expect((await registry.get('/v2/acme/local-only/tags/list')).status).toBe(404);
   });
 
+  it('builds the same image again from the same source with SOURCE_DATE_EPOCH: a rerun pushes the same digest', async () => {
+    const inputs = { image: `${registry.host}/acme/reproducible`, tags: 'type=sha', scan: 'false', 'upload-sarif': 'false' };
+    const first = await buildScan(inputs, { SOURCE_DATE_EPOCH: '1700000000' });
+    expect(first.exitCode, log(first)).toBe(0);
+    await new Promise((r) => setTimeout(r, 1100));
+    const again = await buildScan(inputs, { SOURCE_DATE_EPOCH: '1700000000' });
+    expect(again.exitCode, log(again)).toBe(0);
+    expect(again.outputs.digest).toBe(first.outputs.digest);
+    expect(await registry.labels('acme/reproducible', 'sha-c0ffee0')).toMatchObject({ 'org.opencontainers.image.created': '2023-11-14T22:13:20.000Z' });
+  });
+
   it('refuses bad inputs before building, naming the input and the expected form', async () => {
     const image = `${registry.host}/acme/refused`;
     const cases: [Record<string, string>, RegExp][] = [

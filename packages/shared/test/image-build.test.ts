@@ -2,7 +2,7 @@
 // buildah and Trivy run for real in actions/build-scan/test/bundle.test.ts.
 import { readFileSync, statSync } from 'node:fs';
 import { afterEach, describe, expect, it } from 'vitest';
-import { BuildFiles, buildahBuildArgs, buildxArgs, type BuildSpec } from '../src/image/build';
+import { BuildFiles, buildahBuildArgs, buildxArgs, sourceDateEpoch, type BuildSpec } from '../src/image/build';
 import { Registry, registryHost } from '../src/image/registry';
 import { scanCommands, type ScanOptions } from '../src/image/scanner';
 
@@ -62,6 +62,14 @@ describe('buildah', () => {
     expect(multi).not.toContain('--tag');
     expect(multi).not.toContain('--tls-verify=false');
     expect(multi.join(' ')).not.toContain('npm-s3cret-value');
+    expect(multi).not.toContain('--timestamp');
+    expect(buildahBuildArgs(spec({ timestamp: 1700000000 }), files, local)).toEqual(expect.arrayContaining(['--timestamp', '1700000000']));
+  });
+
+  it('reads SOURCE_DATE_EPOCH as whole seconds, and refuses anything else by name', () => {
+    expect(sourceDateEpoch({})).toBeUndefined();
+    expect(sourceDateEpoch({ SOURCE_DATE_EPOCH: '1700000000' })).toBe(1700000000);
+    expect(() => sourceDateEpoch({ SOURCE_DATE_EPOCH: '2023-11-14' })).toThrow(/^SOURCE_DATE_EPOCH is "2023-11-14"; expected whole seconds since 1970-01-01/);
   });
 
   it('reads the registry host from the image name as Docker does', () => {

@@ -6,6 +6,7 @@ import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import * as cache from '@actions/cache';
 import { startActionsCache, type ActionsCache } from '../../../test/fakes/actions-cache';
 import { freePort } from '../../../test/helpers/net';
 import { requireCommand } from '../../../test/services/process';
@@ -44,19 +45,30 @@ describe('vulnerability database', () => {
     expect(existsSync(join(cacheDir, 'db', 'metadata.json'))).toBe(true);
   });
 
-  it('keeps the database in the Actions cache by day: a later job the same day restores it and downloads nothing', async () => {
+  /** The runner's environment for the Actions cache, pointing at a stand-in, for the duration of `body`. */
+  async function withActionsCache(body: (service: ActionsCache) => Promise<void>): Promise<void> {
     const token = 'actions-runtime-token-for-tests';
-    const service: ActionsCache = await startActionsCache(token);
+    const service = await startActionsCache(token);
     const saved = { ...process.env };
     Object.assign(process.env, { ACTIONS_CACHE_URL: service.url, ACTIONS_RUNTIME_TOKEN: token, GITHUB_SERVER_URL: 'https://github.com', RUNNER_TEMP: work });
     delete process.env.ACTIONS_CACHE_SERVICE_V2;
     try {
-      const today = new Date('2026-12-01T08:00:00Z');
-      const key = `slipway-trivy-db-${process.platform}-${process.arch}-2026-12-01`;
+      await body(service);
+      expect(service.problems).toEqual([]);
+    } finally {
+      process.env = saved;
+      await service.stop();
+    }
+  }
+  const keyOf = (day: string) => `slipway-trivy-db-${process.platform}-${process.arch}-${day}`;
+
+  it('keeps the database in the Actions cache by day: a later job the same day restores it and downloads nothing', () =>
+    withActionsCache(async (service) => {
+      const key = keyOf('2026-12-01');
       const repositories = [`${registry.host}/aquasec/trivy-db:2`];
       // Every job uses the same folder (the cache's version is a hash of its paths); each starts without it.
       const cacheDir = join(work, 'trivy-cache');
-      const first = await prepareDatabase({ scanner: 'trivy', bin: trivy, cacheDir, repositories, actionsCache: true, now: today });
+      const first = await prepareDatabase({ scanner: 'trivy', bin: trivy, cacheDir, repositories, actionsCache: true, now: new Date('2026-12-01T08:00:00Z') });
       expect(first).toEqual({ source: repositories[0], cacheKey: key });
       expect(service.keys()).toEqual([key]);
 
@@ -66,13 +78,25 @@ describe('vulnerability database', () => {
       const second = await prepareDatabase({ scanner: 'trivy', bin: trivy, cacheDir, repositories: dead, actionsCache: true, now: new Date('2026-12-01T20:00:00Z') });
       expect(second).toEqual({ source: `the Actions cache (${key})`, cacheKey: key });
       expect(readFileSync(join(cacheDir, 'db', 'trivy.db'), 'utf8')).toBe('a database as published\n');
+    }));
 
-      expect(service.problems).toEqual([]);
-    } finally {
-      process.env = saved;
-      await service.stop();
-    }
-  });
+  it('scans with an older cached database, saying it is stale, when every mirror fails and Trivy finds it out of date', () =>
+    withActionsCache(async (service) => {
+      // Yesterday's job saved a database that Trivy downloaded long ago and whose next update is past.
+      const cacheDir = join(work, 'trivy-cache-stale');
+      mkdirSync(join(cacheDir, 'db'), { recursive: true });
+      writeFileSync(join(cacheDir, 'db', 'trivy.db'), 'yesterday\'s database\n');
+      writeFileSync(join(cacheDir, 'db', 'metadata.json'), JSON.stringify({ Version: 2, NextUpdate: '2020-01-02T00:00:00Z', UpdatedAt: '2020-01-01T00:00:00Z', DownloadedAt: '2020-01-01T01:00:00Z' }));
+      const yesterday = keyOf('2026-11-30');
+      await cache.saveCache([cacheDir], yesterday);
+      rmSync(cacheDir, { recursive: true });
+
+      const dead = [`127.0.0.1:${await freePort()}/aquasec/trivy-db:2`, `${registry.host}/nobody/trivy-db:2`];
+      const result = await prepareDatabase({ scanner: 'trivy', bin: trivy, cacheDir, repositories: dead, actionsCache: true, now: new Date('2026-12-01T08:00:00Z') });
+      expect(result).toEqual({ source: `the Actions cache (${yesterday}, stale)`, cacheKey: yesterday });
+      expect(readFileSync(join(cacheDir, 'db', 'trivy.db'), 'utf8')).toBe('yesterday\'s database\n');
+      expect(service.keys()).toEqual([yesterday]);
+    }));
 
   it('fails naming every mirror when none has it', async () => {
     const dead = `127.0.0.1:${await freePort()}/aquasec/trivy-db:2`;

@@ -25,6 +25,19 @@ export interface BuildSpec {
   cache: CacheMode;
   /** For cache `gha`: keeps caches of different images apart in one repository. */
   cacheScope: string;
+  /** SOURCE_DATE_EPOCH, in seconds: file and image times are set to it, so a rebuild of the same source is the same image. */
+  timestamp?: number;
+}
+
+/**
+ * The reproducible-builds convention SOURCE_DATE_EPOCH (whole seconds since 1970), read once for the
+ * labels and the builder; Buildx and BuildKit read the variable themselves.
+ */
+export function sourceDateEpoch(env: NodeJS.ProcessEnv = process.env): number | undefined {
+  const text = env.SOURCE_DATE_EPOCH?.trim();
+  if (!text) return undefined;
+  if (!/^\d+$/.test(text)) throw new Error(`SOURCE_DATE_EPOCH is ${JSON.stringify(text)}; expected whole seconds since 1970-01-01 (e.g. \`git log -1 --format=%ct\`)`);
+  return Number(text);
 }
 
 /** What a build produced: where to find it for the scanner, and its digest once pushed. */
@@ -99,6 +112,7 @@ export function buildahBuildArgs(spec: BuildSpec, files: BuildFiles, registry: R
     ...(spec.platforms.length > 1 ? ['--manifest', first] : refs(spec).flatMap((r) => ['--tag', r])),
     ...common(spec, files),
     ...cache,
+    ...(spec.timestamp === undefined ? [] : ['--timestamp', String(spec.timestamp)]),
     ...registry.buildahFlags(),
     spec.context,
   ];
