@@ -3,7 +3,7 @@
 // what is missing.
 import { spawnSync } from 'node:child_process';
 import { chmodSync, cpSync, existsSync, mkdtempSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { homedir, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { ensureClusterTools } from '../test/cluster/tools.mjs';
@@ -25,6 +25,7 @@ const SYSTEM = [
   { command: 'mariadbd', pkg: 'mariadb-server', why: 'MariaDB server for backup tests' },
   { command: 'mariadb-dump', pkg: 'mariadb-client', why: 'MariaDB client and dump tool for backup tests' },
   { command: 'buildah', pkg: 'buildah', why: 'build-scan builds images daemonlessly with buildah' },
+  { command: 'shellcheck', pkg: 'shellcheck', why: 'actionlint checks the workflows\' run: scripts with shellcheck' },
   { command: 'docker-registry', pkg: 'docker-registry', why: 'build-scan pushes to a real registry on loopback' },
   { command: 'postgres', pkg: 'postgresql', why: 'PostgreSQL server for backup tests', present: () => debianServer('postgresql', 'postgres') },
 ];
@@ -104,7 +105,29 @@ const GO = [
     ldflags: '-s -w -X github.com/aquasecurity/trivy/pkg/version/app.ver=0.69.3',
     why: 'Trivy, the scanner build-scan runs (secret scanning and SBOMs need no online database)',
   },
+  {
+    command: 'act',
+    module: 'github.com/nektos/act',
+    version: 'v0.2.87',
+    packages: [['act', '.']],
+    ldflags: '-s -w -X main.version=0.2.87',
+    why: 'act, which runs the workflow templates end to end',
+  },
+  {
+    command: 'actionlint',
+    module: 'github.com/rhysd/actionlint',
+    version: 'v1.7.12',
+    packages: [['actionlint', './cmd/actionlint']],
+    ldflags: '-s -w -X github.com/rhysd/actionlint.version=1.7.12',
+    why: 'actionlint, which lints the workflows',
+  },
 ];
+
+/**
+ * Programs from crates.io, installed with `cargo install --locked` into ~/.cargo/bin. zizmor 1.25.2 is
+ * the newest whose lock file builds with Rust 1.95 (1.28 needs 1.97).
+ */
+const CARGO = [{ command: 'zizmor', crate: 'zizmor', version: '1.25.2', why: 'zizmor, the workflow security linter' }];
 
 function goBin() {
   const gopath = spawnSync('go', ['env', 'GOPATH'], { encoding: 'utf8' }).stdout?.trim();
@@ -138,6 +161,17 @@ function ensureGoPrograms() {
   }
 }
 
+function ensureCargoPrograms() {
+  const bin = join(process.env.CARGO_HOME ?? join(homedir(), '.cargo'), 'bin');
+  const missing = CARGO.filter((c) => !have(c.command) && !existsSync(join(bin, c.command)));
+  if (missing.length === 0) return;
+  if (!have('cargo')) fail(`Rust's cargo is needed to build ${missing.map((m) => m.command).join(', ')} from crates.io; install it with rustup (https://rustup.rs).`);
+  for (const c of missing) {
+    console.log(`[slipway] building ${c.command} ${c.version} from crates.io (${c.why}) …`);
+    if (!sh('cargo', ['install', '--locked', '--quiet', `${c.crate}@${c.version}`])) fail(`cargo install ${c.crate}@${c.version} failed; see the output above.`);
+  }
+}
+
 function fail(message) {
   console.error(`[slipway] ${message}`);
   process.exit(1);
@@ -154,4 +188,5 @@ function ensureCluster() {
 ensureNodeModules();
 ensureSystemPackages();
 ensureGoPrograms();
+ensureCargoPrograms();
 ensureCluster();

@@ -2,25 +2,23 @@
 // docker-registry, behind basic auth), scanned by a real Trivy (built from the Go module proxy and
 // installed through the tool cache from a loopback mirror), SARIF uploaded to the GitHub stand-in.
 import { spawnSync } from 'node:child_process';
-import { createHash, randomBytes } from 'node:crypto';
-import { copyFileSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { randomBytes } from 'node:crypto';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parse } from 'yaml';
 import { startGitHubApi, type GitHubApi } from '../../../test/fakes/github-api';
 import { runAction, visible, type ActionRun } from '../../../test/helpers/action';
-import { listen, type Listening } from '../../../test/helpers/net';
 import { runEnv } from '../../../test/helpers/run-env';
 import { sarifValidator } from '../../../test/helpers/sarif-schema';
-import { requireCommand } from '../../../test/services/process';
 import { buildahEnv, startRegistry, type Registry } from '../../../test/services/registry';
+import { startTrivyMirror, TRIVY_ASSET, type TrivyMirror } from '../../../test/services/trivy-mirror';
 
 const TOKEN = 'ghs_buildscantest000000000000000000000';
-const ASSET = 'trivy_0.69.3_Linux-64bit.tar.gz';
 let registry: Registry;
 let buildah: ReturnType<typeof buildahEnv>;
-let mirror: Listening;
+let mirror: TrivyMirror;
 let github: GitHubApi;
 let work: string;
 let archiveSha = '';
@@ -30,24 +28,10 @@ const buildSecret = `npm-${randomBytes(12).toString('hex')}`;
 const log = (r: ActionRun) => `exit ${r.exitCode}\n${r.stdout}\n${r.stderr}`;
 
 beforeAll(async () => {
-  const trivy = requireCommand('trivy', 'build it from the Go module proxy with `node scripts/ensure-deps.mjs`');
-  [registry, github] = await Promise.all([startRegistry(), startGitHubApi(TOKEN)]);
+  [registry, github, mirror] = await Promise.all([startRegistry(), startGitHubApi(TOKEN), startTrivyMirror()]);
+  archiveSha = mirror.archiveSha;
   buildah = buildahEnv();
   work = mkdtempSync(join(tmpdir(), 'slipway-build-scan-test-'));
-  // The release archive as Trivy publishes it (the binary at its top level), from the binary built here.
-  const stage = join(work, 'stage');
-  mkdirSync(stage);
-  copyFileSync(trivy, join(stage, 'trivy'));
-  const archive = join(work, ASSET);
-  expect(spawnSync('tar', ['-czf', archive, '-C', stage, 'trivy']).status).toBe(0);
-  const bytes = readFileSync(archive);
-  archiveSha = createHash('sha256').update(bytes).digest('hex');
-  mirror = await listen((req, res) => {
-    if (req.url === `/aquasecurity/trivy/releases/download/v0.69.3/${ASSET}`) return res.writeHead(200, { 'content-type': 'application/gzip' }).end(bytes);
-    // A mirror that vouches for its own tampered archive: the pin must still refuse it.
-    if (req.url === '/aquasecurity/trivy/releases/download/v0.69.3/trivy_0.69.3_checksums.txt') return res.writeHead(200).end(`${archiveSha}  ${ASSET}\n`);
-    res.writeHead(404).end();
-  });
   // The build context: a scratch image with an app file and a planted (fake) cloud key.
   const context = join(work, 'context');
   mkdirSync(join(context, 'config'), { recursive: true });
@@ -58,7 +42,7 @@ beforeAll(async () => {
 }, 180_000);
 
 afterAll(async () => {
-  await Promise.all([registry?.stop(), github?.stop(), mirror?.close()]);
+  await Promise.all([registry?.stop(), github?.stop(), mirror?.stop()]);
   buildah?.remove();
   if (work) rmSync(work, { recursive: true, force: true });
 });
@@ -94,7 +78,7 @@ describe('build-scan bundle', () => {
     // The mirror's archive is not the published Trivy 0.69.3: Slipway's pin refuses it, whatever the mirror's checksums say.
     const refused = await buildScan(inputs, { RUNNER_TOOL_CACHE: cache });
     expect(refused.exitCode, log(refused)).toBe(1);
-    expect(refused.stdout).toMatch(new RegExp(`::error::${ASSET.replace(/\./g, '\\.')} has SHA-256 ${archiveSha}, but Slipway's pin of trivy 0\\.69\\.3 says 1816b632`));
+    expect(refused.stdout).toMatch(new RegExp(`::error::${TRIVY_ASSET.replace(/\./g, '\\.')} has SHA-256 ${archiveSha}, but Slipway's pin of trivy 0\\.69\\.3 says 1816b632`));
 
     const run = await buildScan({ ...inputs, 'scanner-checksum': archiveSha }, { RUNNER_TOOL_CACHE: cache });
     // The planted key is CRITICAL: the gate fails the step, after everything was pushed and reported.

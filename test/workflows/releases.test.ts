@@ -1,0 +1,161 @@
+// The reusable workflows run end to end by act (`-P ubuntu-latest=-self-hosted`), each through a caller
+// workflow in a user's repository, against the real services: the backup lands verified in Azurite,
+// traffic moves to green under load, a canary is promoted, a failing one is rolled back, and the
+// webhook sink receives each notification.
+import { BlobServiceClient } from '@azure/storage-blob';
+import { readFileSync } from 'node:fs';
+import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { WEBHOOK_SECRET } from '../fakes/saas';
+import { startLoad } from '../helpers/load';
+import { startAzurite, type Azurite } from '../services/azurite';
+import { startPostgres, type Postgres } from '../services/postgres';
+import { startReleaseStack, type ReleaseStack } from '../services/release-stack';
+import { callerJob, runAct, stageRelease, userRepository, type ActRun } from './act';
+
+let stack: ReleaseStack;
+let azurite: Azurite;
+let pg: Postgres;
+let release: string;
+const NOTIFY_SECRETS = { 'webhook-url': '${{ secrets.WEBHOOK_URL }}', 'webhook-secret': '${{ secrets.WEBHOOK_SECRET }}' };
+const secrets = () => ({ WEBHOOK_URL: stack.sink.urls().webhook, WEBHOOK_SECRET });
+
+beforeAll(async () => {
+  [stack, azurite, pg] = await Promise.all([startReleaseStack(), startAzurite(), startPostgres()]);
+  pg.sql('create database shop');
+  pg.sql('create table orders (id int primary key, item text); insert into orders select g, md5(g::text) from generate_series(1, 500) g;', 'shop');
+  release = stageRelease();
+}, 120_000);
+afterAll(async () => {
+  await Promise.all([stack?.stop(), azurite?.stop(), pg?.stop()]);
+});
+beforeEach(async () => {
+  await stack.reset();
+});
+
+const log = (run: ActRun) => `exit ${run.exitCode}\n${run.log}`;
+/** The notifications the webhook sink accepted (signed with the secret, well-formed). */
+const notifications = () => stack.sink.of('webhook').map((r) => {
+  expect(r.problems).toEqual([]);
+  expect(r.headers['x-slipway-signature-256']).toMatch(/^sha256=[0-9a-f]{64}$/);
+  return r.json as { status: string; title: string; fields: Record<string, string> };
+});
+
+describe('db-backup.yml', () => {
+  it.each([
+    { when: 'the weekly', schedule: '30 3 * * 0', verify: 'restore' },
+    { when: 'a 6-hourly', schedule: '0 */6 * * *', verify: 'checksum' },
+  ])('on $when schedule, backs up and verifies by $verify; the blob is in Azure with its checksum and verification', async ({ schedule, verify }) => {
+    const repo = userRepository({
+      '.github/workflows/backup.yml': `name: Database backup
+on:
+  schedule:
+    - cron: "0 */6 * * *"
+    - cron: "30 3 * * 0"
+jobs:
+  backup:
+    permissions: { id-token: write, actions: read }
+    uses: slipway-dev/slipway/.github/workflows/db-backup.yml@v1
+    with:
+      databases: shop
+      container: db-backups-${verify}
+      # Every 6 hours a checksum verification; on Sunday's run a full restore into a scratch database.
+      verify: \${{ github.event.schedule == '30 3 * * 0' && 'restore' || 'checksum' }}
+      notify-on: always
+    secrets:
+      database-uri: \${{ secrets.DATABASE_URI }}
+      verify-uri: \${{ secrets.DATABASE_URI }}
+      azure-connection-string: \${{ secrets.AZURE_STORAGE_CONNECTION_STRING }}
+      webhook-url: \${{ secrets.WEBHOOK_URL }}
+      webhook-secret: \${{ secrets.WEBHOOK_SECRET }}
+`,
+    });
+    const run = await runAct({
+      repo,
+      release,
+      event: 'schedule',
+      payload: { schedule },
+      secrets: { ...secrets(), DATABASE_URI: pg.uri('shop'), AZURE_STORAGE_CONNECTION_STRING: azurite.connectionString },
+    });
+    expect(run.exitCode, log(run)).toBe(0);
+    expect(run.log).toMatch(new RegExp(`Verifying postgres/shop/\\S+ \\(${verify}\\)`));
+    // The connection string and the URI's password never reach act's log.
+    expect(run.log).not.toContain(pg.password);
+    expect(run.log).not.toContain(azurite.connectionString.split(';')[2]?.slice('AccountKey='.length));
+
+    const container = BlobServiceClient.fromConnectionString(azurite.connectionString).getContainerClient(`db-backups-${verify}`);
+    const blobs = [];
+    for await (const blob of container.listBlobsFlat({ includeMetadata: true })) blobs.push(blob);
+    // The backup and its manifest beside it.
+    const name = /backup-name=(\S+)/.exec(run.log)?.[1] ?? '';
+    expect(name).toMatch(/^postgres\/shop\/\d{4}\/\d{2}\/\d{2}\/\d{8}T\d{6}Z-\d+\.dump\.gz$/);
+    expect(blobs.map((b) => b.name).sort()).toEqual([name, `${name}.manifest.json`]);
+    const blob = blobs.find((b) => b.name === name);
+    expect(blob?.metadata?.sha256).toMatch(/^[0-9a-f]{64}$/);
+    expect(blob?.metadata?.verified_at).toMatch(/^\d{4}-\d{2}-\d{2}T/);
+
+    const [sent] = notifications();
+    expect(sent).toMatchObject({ status: 'success', title: 'Backup of shop verified', fields: { Backup: name, Verified: `${verify} (true)` } });
+  }, 180_000);
+});
+
+describe('blue-green-release.yml', () => {
+  it('health-checks green, switches live traffic to it under load without a failed request, watches, and notifies', async () => {
+    const repo = userRepository({
+      '.github/workflows/release.yml': callerJob('blue-green-release.yml', {
+        ...stack.blueGreenInputs,
+        environment: 'production',
+        target: 'green',
+        'health-url': `${stack.green.url}/healthz`,
+        'health-expect-body': 'ok',
+        'health-interval': '200ms',
+        'watch-url': stack.blueGreen.url,
+        'watch-duration': '3s',
+        'watch-interval': '500ms',
+      }, NOTIFY_SECRETS),
+    });
+    const load = startLoad(stack.blueGreen.url, 50);
+    const run = await runAct({ repo, release, secrets: secrets() });
+    const samples = await load.stop();
+    expect(run.exitCode, log(run)).toBe(0);
+    expect(readFileSync(stack.blueGreen.upstreamFile, 'utf8')).toMatch(new RegExp(`server ${stack.blue.address} down;.*\\n\\s*server ${stack.green.address} weight=100;`));
+    expect(samples.filter((s) => s.error || s.status !== 200)).toEqual([]);
+    expect(samples[0]?.color).toBe('blue');
+    expect(samples.at(-1)?.color).toBe('green');
+    const [sent] = notifications();
+    expect(sent).toMatchObject({ status: 'success', title: 'Blue-green release to production is live', fields: { Live: 'green', Previous: 'blue', 'Rolled back': 'false' } });
+  }, 180_000);
+});
+
+describe('canary-release.yml', () => {
+  const canaryInputs = () => ({ ...stack.canaryInputs, steps: '10,50,100', 'step-duration': '4s', interval: '1s', 'query-window': '3s', 'min-requests': '10' });
+
+  it('promotes a healthy canary step by step to 100 % and notifies', async () => {
+    const repo = userRepository({ '.github/workflows/release.yml': callerJob('canary-release.yml', canaryInputs(), NOTIFY_SECRETS) });
+    const load = startLoad(stack.canaryRouter.url, 100);
+    const run = await runAct({ repo, release, secrets: secrets() });
+    const samples = await load.stop();
+    expect(run.exitCode, log(run)).toBe(0);
+    expect(run.log).toMatch(/final-weight=100/);
+    expect(readFileSync(stack.canaryRouter.upstreamFile, 'utf8')).toMatch(new RegExp(`server ${stack.canary.address} weight=100;`));
+    expect(samples.filter((s) => s.error || s.status !== 200)).toEqual([]);
+    expect(samples.at(-1)?.color).toBe('canary');
+    const [sent] = notifications();
+    expect(sent).toMatchObject({ status: 'success', title: 'Canary in production promoted', fields: { Verdict: 'promote', 'Final weight': '100 %' } });
+  }, 180_000);
+
+  it('rolls a failing canary back to 0 %, fails the run and sends the failure notification', async () => {
+    const before = readFileSync(stack.canaryRouter.upstreamFile, 'utf8');
+    await stack.canary.fail(0.3);
+    const repo = userRepository({ '.github/workflows/release.yml': callerJob('canary-release.yml', canaryInputs(), NOTIFY_SECRETS) });
+    const load = startLoad(stack.canaryRouter.url, 100);
+    const run = await runAct({ repo, release, secrets: secrets() });
+    await load.stop();
+    expect(run.exitCode, log(run)).not.toBe(0);
+    expect(run.log).toMatch(/canary rollback \(failure\): error-rate/);
+    expect(run.log).toMatch(/final-weight=0/);
+    // Routing is exactly as it was before the release.
+    expect(readFileSync(stack.canaryRouter.upstreamFile, 'utf8')).toBe(before);
+    const [sent] = notifications();
+    expect(sent).toMatchObject({ status: 'failure', title: 'Canary in production rolled back', fields: { Verdict: 'rollback', Outcome: 'failure', 'Final weight': '0 %' } });
+  }, 180_000);
+});
