@@ -10,6 +10,17 @@ const ROOT = join(import.meta.dirname, '..', '..');
 /** How the templates and callers name Slipway; act maps it to the staged release below. */
 export const SLIPWAY = 'slipway-dev/slipway';
 export const VERSION = 'v1';
+const STAND_INS = join(import.meta.dirname, 'stand-ins');
+/**
+ * build-scan's pinned actions, which act cannot fetch here: github-script, which hosts its bundle, by a
+ * stand-in that runs the script; the Docker setup actions, skipped with `builder: buildah`, by one that
+ * fails if it runs.
+ */
+export const BUILD_SCAN_STAND_INS = {
+  'actions/github-script@ed597411d8f924073f98dfc5c65a23a2325f34cd': join(STAND_INS, 'github-script'),
+  'docker/setup-buildx-action@e468171a9de216ec08956ac3ada2f0791b6bd435': join(STAND_INS, 'must-not-run'),
+  'docker/setup-qemu-action@29109295f81e9208d7d86ff1c6c12d2833863392': join(STAND_INS, 'must-not-run'),
+};
 
 /**
  * What a `@v1` tag of Slipway holds for its users: every action.yml, the bundles they run and the

@@ -1,0 +1,142 @@
+// ci-cd.yml end to end with act, all seven stages against real services: the image built with buildah,
+// scanned by Trivy and pushed to a registry; the database backed up to Azurite; the chart deployed to
+// staging and production on the local Kubernetes control plane with helm test; live traffic switched
+// to green through nginx under load; the live URL validated; one notification to the webhook sink.
+import { BlobServiceClient } from '@azure/storage-blob';
+import { spawnSync } from 'node:child_process';
+import { cpSync, readFileSync } from 'node:fs';
+import { randomBytes } from 'node:crypto';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { stringify } from 'yaml';
+import { useCluster, type TestCluster } from '../cluster/use-cluster';
+import { WEBHOOK_SECRET } from '../fakes/saas';
+import { startLoad } from '../helpers/load';
+import { startAzurite, type Azurite } from '../services/azurite';
+import { startPostgres, type Postgres } from '../services/postgres';
+import { buildahEnv, startRegistry, type Registry } from '../services/registry';
+import { startReleaseStack, type ReleaseStack } from '../services/release-stack';
+import { startTrivyMirror, type TrivyMirror } from '../services/trivy-mirror';
+import { BUILD_SCAN_STAND_INS, runAct, SLIPWAY, stageRelease, userRepository, VERSION, type ActRun } from './act';
+
+const ROOT = join(import.meta.dirname, '..', '..');
+let stack: ReleaseStack;
+let azurite: Azurite;
+let pg: Postgres;
+let registry: Registry;
+let mirror: TrivyMirror;
+let buildah: ReturnType<typeof buildahEnv>;
+let cluster: TestCluster;
+const suffix = randomBytes(3).toString('hex');
+const staging = `staging-${suffix}`;
+const production = `production-${suffix}`;
+
+beforeAll(async () => {
+  cluster = useCluster();
+  [stack, azurite, pg, registry, mirror] = await Promise.all([startReleaseStack(), startAzurite(), startPostgres(), startRegistry(), startTrivyMirror()]);
+  buildah = buildahEnv();
+  pg.sql('create database shop');
+  pg.sql('create table orders (id int primary key, item text); insert into orders select g, md5(g::text) from generate_series(1, 200) g;', 'shop');
+  await cluster.kubectl(['create', 'namespace', production]);
+}, 180_000);
+afterAll(async () => {
+  await Promise.all([stack?.stop(), azurite?.stop(), pg?.stop(), registry?.stop(), mirror?.stop()]);
+  buildah?.remove();
+});
+
+const log = (run: ActRun) => `exit ${run.exitCode}\n${run.log}`;
+const image = (ns: string, deployment: string) => cluster.kubectl(['-n', ns, 'get', 'deployment', deployment, '-o', 'jsonpath={.spec.template.spec.containers[0].image}']);
+
+describe('ci-cd.yml', () => {
+  it('runs all seven stages: build, scan and push, backup, staging with helm test, blue-green production under load, validation, one notification', async () => {
+    const repo = userRepository({
+      // No base image can be pulled here, so the demo service's image is built from scratch.
+      Containerfile: 'FROM scratch\nCOPY server.mjs /app/server.mjs\n',
+      'server.mjs': readFileSync(join(ROOT, 'examples', 'demo-app', 'server.mjs'), 'utf8'),
+      '.github/workflows/release.yml': stringify({
+        name: 'Release',
+        on: { push: { branches: ['main'] } },
+        jobs: {
+          release: {
+            uses: `${SLIPWAY}/.github/workflows/ci-cd.yml@${VERSION}`,
+            with: {
+              strategy: 'blue-green',
+              'validate-command': 'node --check server.mjs && helm lint chart',
+              image: `${registry.host}/acme/shop`,
+              tags: 'type=sha',
+              builder: 'buildah',
+              'registry-username': registry.username,
+              scanners: 'secret',
+              'scanner-mirror': mirror.url,
+              'scanner-checksum': mirror.archiveSha,
+              'upload-sarif': false,
+              'backup-container': 'ci-backups',
+              chart: 'chart',
+              release: 'shop',
+              'staging-namespace': staging,
+              namespace: production,
+              'production-url': stack.blueGreen.url,
+              ...stack.blueGreenInputs,
+              'health-url': `${stack.green.url}/healthz`,
+              'watch-duration': '5s',
+            },
+            secrets: Object.fromEntries(['registry-password', 'database-uri', 'azure-connection-string', 'staging-kubeconfig', 'production-kubeconfig', 'webhook-url', 'webhook-secret'].map((s) => [s, `\${{ secrets.${s.toUpperCase().replace(/-/g, '_')} }}`])),
+          },
+        },
+      }),
+    });
+    cpSync(join(ROOT, 'examples', 'demo-app', 'chart'), join(repo, 'chart'), { recursive: true });
+    const head = spawnSync('git', ['rev-parse', 'HEAD'], { cwd: repo, encoding: 'utf8' }).stdout.trim();
+    const tag = `sha-${head.slice(0, 7)}`;
+
+    const load = startLoad(stack.blueGreen.url, 20);
+    const run = await runAct({
+      repo,
+      release: stageRelease(),
+      event: 'push',
+      payload: { ref: 'refs/heads/main', repository: { default_branch: 'main' } },
+      secrets: {
+        REGISTRY_PASSWORD: registry.password,
+        DATABASE_URI: pg.uri('shop'),
+        AZURE_CONNECTION_STRING: azurite.connectionString,
+        STAGING_KUBECONFIG: cluster.kubeconfigContent,
+        PRODUCTION_KUBECONFIG: cluster.kubeconfigContent,
+        WEBHOOK_URL: stack.sink.urls().webhook,
+        WEBHOOK_SECRET,
+      },
+      env: buildah.env,
+      localRepositories: BUILD_SCAN_STAND_INS,
+    });
+    const samples = await load.stop();
+    expect(run.exitCode, log(run)).toBe(0);
+    expect(run.log).not.toContain(registry.password);
+    expect(run.log).not.toContain(cluster.token);
+
+    // 2. The image, tagged from the commit, with its revision label, in the registry.
+    expect(await registry.tags('acme/shop')).toEqual(['latest', tag]);
+    expect((await registry.labels('acme/shop', tag))['org.opencontainers.image.revision']).toBe(head);
+    // 3. The verified backup.
+    const blobs = [];
+    for await (const blob of BlobServiceClient.fromConnectionString(azurite.connectionString).getContainerClient('ci-backups').listBlobsFlat({ includeMetadata: true })) blobs.push(blob);
+    const backup = blobs.find((b) => b.name.endsWith('.dump.gz'));
+    expect(backup?.metadata?.verified_at).toMatch(/^\d{4}-/);
+    // 4. Staging runs the new image, after helm test passed.
+    expect(await image(staging, 'shop')).toBe(`${registry.host}/acme/shop:${tag}`);
+    expect(run.log).toMatch(/helm test: passed/);
+    // 5. Production: the idle colour (green) deployed with it, and live traffic switched to green without a failed request.
+    expect(await image(production, 'shop-green')).toBe(`${registry.host}/acme/shop:${tag}`);
+    expect(readFileSync(stack.blueGreen.upstreamFile, 'utf8')).toMatch(new RegExp(`server ${stack.green.address} weight=100;`));
+    expect(samples.filter((s) => s.error || s.status !== 200)).toEqual([]);
+    expect(samples.at(-1)?.color).toBe('green');
+    // 6. The live URL validated.
+    expect(run.log).toContain(`${stack.blueGreen.url} answered 20 of 20 requests.`);
+    // 7. One notification, for the whole pipeline.
+    const sent = stack.sink.of('webhook');
+    expect(sent.map((r) => r.problems)).toEqual([[]]);
+    expect(sent[0]?.json).toMatchObject({
+      status: 'success',
+      title: `Release of ${tag} is live`,
+      fields: { Strategy: 'blue-green', Image: `${registry.host}/acme/shop:${tag}`, Backup: backup?.name, Production: 'green' },
+    });
+  }, 600_000);
+});
