@@ -1,6 +1,6 @@
 // Runs before `npm test` with nothing but Node: installs node_modules when missing or stale, then
 // provisions the system packages the tests start as real services. Safe to run again: it only acts on
-// what is missing.
+// what is missing. With --demo, only what `npm run demo` starts (no Go, Rust or Kubernetes builds).
 import { spawnSync } from 'node:child_process';
 import { chmodSync, cpSync, existsSync, mkdtempSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { homedir, tmpdir } from 'node:os';
@@ -12,22 +12,24 @@ const root = fileURLToPath(new URL('..', import.meta.url));
 // npm writes this after every install; older than package-lock.json means node_modules is stale.
 const installed = join(root, 'node_modules', '.package-lock.json');
 
-/** What tests need from Debian: the command that must exist and the package that provides it. */
+const DEMO = process.argv.includes('--demo');
+
+/** What tests need from Debian: the command that must exist and the package that provides it; `demo` also for `npm run demo`. */
 const SYSTEM = [
   { command: 'prometheus-pushgateway', pkg: 'prometheus-pushgateway', why: 'metrics push tests' },
   { command: 'openssl', pkg: 'openssl', why: 'TLS certificates for the SMTP tests' },
   { command: 'age', pkg: 'age', why: 'the standard age CLI decrypts what backups encrypt' },
   { command: 'zstd', pkg: 'zstd', why: 'the standard zstd CLI reads what backups compress' },
   { command: 'unzip', pkg: 'unzip', why: 'kubectl and helm come zipped in an npm package' },
-  { command: 'nginx', pkg: 'nginx', why: 'the nginx traffic router is tested against a real nginx' },
-  { command: 'prometheus', pkg: 'prometheus', why: 'watch queries and canary analysis read a real Prometheus' },
+  { command: 'nginx', pkg: 'nginx', why: 'the nginx traffic router is tested against a real nginx', demo: true },
+  { command: 'prometheus', pkg: 'prometheus', why: 'watch queries and canary analysis read a real Prometheus', demo: true },
   // The client tools often come without the server; look for the server binary itself.
   { command: 'mariadbd', pkg: 'mariadb-server', why: 'MariaDB server for backup tests' },
   { command: 'mariadb-dump', pkg: 'mariadb-client', why: 'MariaDB client and dump tool for backup tests' },
   { command: 'buildah', pkg: 'buildah', why: 'build-scan builds images daemonlessly with buildah' },
   { command: 'shellcheck', pkg: 'shellcheck', why: 'actionlint checks the workflows\' run: scripts with shellcheck' },
   { command: 'docker-registry', pkg: 'docker-registry', why: 'build-scan pushes to a real registry on loopback' },
-  { command: 'postgres', pkg: 'postgresql', why: 'PostgreSQL server for backup tests', present: () => debianServer('postgresql', 'postgres') },
+  { command: 'postgres', pkg: 'postgresql', why: 'PostgreSQL server for backup tests', present: () => debianServer('postgresql', 'postgres'), demo: true },
 ];
 
 function sh(cmd, args, options = {}) {
@@ -54,7 +56,7 @@ function have(command) {
 
 function ensureSystemPackages() {
   const isPresent = (s) => (s.present ? s.present() : have(s.command));
-  const missing = SYSTEM.filter((s) => !isPresent(s));
+  const missing = SYSTEM.filter((s) => (!DEMO || s.demo) && !isPresent(s));
   if (missing.length === 0) return;
   const pkgs = [...new Set(missing.map((m) => m.pkg))];
   console.log(`[slipway] installing Debian packages for tests: ${pkgs.join(' ')} (${missing.map((m) => m.why).join('; ')})`);
@@ -187,6 +189,8 @@ function ensureCluster() {
 
 ensureNodeModules();
 ensureSystemPackages();
-ensureGoPrograms();
-ensureCargoPrograms();
-ensureCluster();
+if (!DEMO) {
+  ensureGoPrograms();
+  ensureCargoPrograms();
+  ensureCluster();
+}

@@ -37,9 +37,15 @@ export function parseOutputFile(text: string): Record<string, string> {
 /**
  * Runs `node dist/<action>/index.js` on Node 24 as the runner does: inputs as INPUT_* variables,
  * GITHUB_OUTPUT and GITHUB_STEP_SUMMARY files, and only the environment given (no leakage from the
- * test process). `interrupt` sends a signal once stdout matches, as a cancelled job gets one.
+ * test process). `interrupt` sends a signal once stdout matches, as a cancelled job gets one;
+ * `onStdout` sees the log as it comes, and `signal` kills the action when aborted.
  */
-export async function runAction(action: string, inputs: Record<string, string>, env: Record<string, string> = {}, options: { interrupt?: { when: RegExp; signal: NodeJS.Signals } } = {}): Promise<ActionRun> {
+export async function runAction(
+  action: string,
+  inputs: Record<string, string>,
+  env: Record<string, string> = {},
+  options: { interrupt?: { when: RegExp; signal: NodeJS.Signals }; onStdout?: (text: string) => void; signal?: AbortSignal } = {},
+): Promise<ActionRun> {
   const dir = mkdtempSync(join(tmpdir(), `slipway-${action}-`));
   const outputFile = join(dir, 'output');
   const summaryFile = join(dir, 'summary');
@@ -58,12 +64,16 @@ export async function runAction(action: string, inputs: Record<string, string>, 
       ...inputEnv(inputs),
     },
     stdio: ['ignore', 'pipe', 'pipe'],
+    signal: options.signal,
   });
+  // An abort is reported through the exit code, like a cancelled step.
+  child.on('error', () => undefined);
   let stdout = '';
   let stderr = '';
   let interrupted = false;
   child.stdout.setEncoding('utf8').on('data', (d: string) => {
     stdout += d;
+    options.onStdout?.(d);
     // As the runner cancels a job: a signal to the action's process once it has printed `when`.
     if (options.interrupt && !interrupted && options.interrupt.when.test(stdout)) {
       interrupted = true;
