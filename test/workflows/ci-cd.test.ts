@@ -7,11 +7,11 @@ import { spawnSync } from 'node:child_process';
 import { cpSync, readFileSync } from 'node:fs';
 import { randomBytes } from 'node:crypto';
 import { join } from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { stringify } from 'yaml';
 import { useCluster, type TestCluster } from '../cluster/use-cluster';
 import { WEBHOOK_SECRET } from '../fakes/saas';
-import { startLoad } from '../helpers/load';
+import { startLoad, type LoadSample } from '../helpers/load';
 import { startAzurite, type Azurite } from '../services/azurite';
 import { startPostgres, type Postgres } from '../services/postgres';
 import { buildahEnv, startRegistry, type Registry } from '../services/registry';
@@ -27,6 +27,7 @@ let registry: Registry;
 let mirror: TrivyMirror;
 let buildah: ReturnType<typeof buildahEnv>;
 let cluster: TestCluster;
+let release: string;
 const suffix = randomBytes(3).toString('hex');
 const staging = `staging-${suffix}`;
 const production = `production-${suffix}`;
@@ -38,87 +39,103 @@ beforeAll(async () => {
   pg.sql('create database shop');
   pg.sql('create table orders (id int primary key, item text); insert into orders select g, md5(g::text) from generate_series(1, 200) g;', 'shop');
   await cluster.kubectl(['create', 'namespace', production]);
+  release = stageRelease();
 }, 180_000);
 afterAll(async () => {
   await Promise.all([stack?.stop(), azurite?.stop(), pg?.stop(), registry?.stop(), mirror?.stop()]);
   buildah?.remove();
 });
 
+beforeEach(async () => {
+  await stack.reset();
+});
+
 const log = (run: ActRun) => `exit ${run.exitCode}\n${run.log}`;
 const image = (ns: string, deployment: string) => cluster.kubectl(['-n', ns, 'get', 'deployment', deployment, '-o', 'jsonpath={.spec.template.spec.containers[0].image}']);
 
+/** The user's repository with its caller of ci-cd.yml, run by act on a push to main. */
+async function pipeline(inputs: Record<string, string | boolean>): Promise<{ run: ActRun; head: string; tag: string; samples: LoadSample[] }> {
+  const repo = userRepository({
+    // No base image can be pulled here, so the demo service's image is built from scratch.
+    Containerfile: 'FROM scratch\nCOPY server.mjs /app/server.mjs\n',
+    'server.mjs': readFileSync(join(ROOT, 'examples', 'demo-app', 'server.mjs'), 'utf8'),
+    '.github/workflows/release.yml': stringify({
+      name: 'Release',
+      on: { push: { branches: ['main'] } },
+      jobs: {
+        release: {
+          uses: `${SLIPWAY}/.github/workflows/ci-cd.yml@${VERSION}`,
+          with: {
+            'validate-command': 'node --check server.mjs && helm lint chart',
+            image: `${registry.host}/acme/shop`,
+            tags: 'type=sha',
+            builder: 'buildah',
+            'registry-username': registry.username,
+            scanners: 'secret',
+            'scanner-mirror': mirror.url,
+            'scanner-checksum': mirror.archiveSha,
+            'upload-sarif': false,
+            'backup-container': 'ci-backups',
+            chart: 'chart',
+            release: 'shop',
+            'staging-namespace': staging,
+            namespace: production,
+            ...inputs,
+          },
+          secrets: Object.fromEntries(['registry-password', 'database-uri', 'azure-connection-string', 'staging-kubeconfig', 'production-kubeconfig', 'webhook-url', 'webhook-secret'].map((s) => [s, `\${{ secrets.${s.toUpperCase().replace(/-/g, '_')} }}`])),
+        },
+      },
+    }),
+  });
+  cpSync(join(ROOT, 'examples', 'demo-app', 'chart'), join(repo, 'chart'), { recursive: true });
+  const head = spawnSync('git', ['rev-parse', 'HEAD'], { cwd: repo, encoding: 'utf8' }).stdout.trim();
+  const live = inputs.strategy === 'canary' ? stack.canaryRouter.url : stack.blueGreen.url;
+  const load = startLoad(live, inputs.strategy === 'canary' ? 100 : 20);
+  const run = await runAct({
+    repo,
+    release,
+    event: 'push',
+    payload: { ref: 'refs/heads/main', repository: { default_branch: 'main' } },
+    secrets: {
+      REGISTRY_PASSWORD: registry.password,
+      DATABASE_URI: pg.uri('shop'),
+      AZURE_CONNECTION_STRING: azurite.connectionString,
+      STAGING_KUBECONFIG: cluster.kubeconfigContent,
+      PRODUCTION_KUBECONFIG: cluster.kubeconfigContent,
+      WEBHOOK_URL: stack.sink.urls().webhook,
+      WEBHOOK_SECRET,
+    },
+    env: buildah.env,
+    localRepositories: BUILD_SCAN_STAND_INS,
+  });
+  return { run, head, tag: `sha-${head.slice(0, 7)}`, samples: await load.stop() };
+}
+
+/** The backups in the pipeline's container, newest last. */
+async function backups() {
+  const blobs = [];
+  for await (const blob of BlobServiceClient.fromConnectionString(azurite.connectionString).getContainerClient('ci-backups').listBlobsFlat({ includeMetadata: true })) if (blob.name.endsWith('.dump.gz')) blobs.push(blob);
+  return blobs.sort((a, b) => a.name.localeCompare(b.name));
+}
+
 describe('ci-cd.yml', () => {
   it('runs all seven stages: build, scan and push, backup, staging with helm test, blue-green production under load, validation, one notification', async () => {
-    const repo = userRepository({
-      // No base image can be pulled here, so the demo service's image is built from scratch.
-      Containerfile: 'FROM scratch\nCOPY server.mjs /app/server.mjs\n',
-      'server.mjs': readFileSync(join(ROOT, 'examples', 'demo-app', 'server.mjs'), 'utf8'),
-      '.github/workflows/release.yml': stringify({
-        name: 'Release',
-        on: { push: { branches: ['main'] } },
-        jobs: {
-          release: {
-            uses: `${SLIPWAY}/.github/workflows/ci-cd.yml@${VERSION}`,
-            with: {
-              strategy: 'blue-green',
-              'validate-command': 'node --check server.mjs && helm lint chart',
-              image: `${registry.host}/acme/shop`,
-              tags: 'type=sha',
-              builder: 'buildah',
-              'registry-username': registry.username,
-              scanners: 'secret',
-              'scanner-mirror': mirror.url,
-              'scanner-checksum': mirror.archiveSha,
-              'upload-sarif': false,
-              'backup-container': 'ci-backups',
-              chart: 'chart',
-              release: 'shop',
-              'staging-namespace': staging,
-              namespace: production,
-              'production-url': stack.blueGreen.url,
-              ...stack.blueGreenInputs,
-              'health-url': `${stack.green.url}/healthz`,
-              'watch-duration': '5s',
-            },
-            secrets: Object.fromEntries(['registry-password', 'database-uri', 'azure-connection-string', 'staging-kubeconfig', 'production-kubeconfig', 'webhook-url', 'webhook-secret'].map((s) => [s, `\${{ secrets.${s.toUpperCase().replace(/-/g, '_')} }}`])),
-          },
-        },
-      }),
+    const { run, head, tag, samples } = await pipeline({
+      strategy: 'blue-green',
+      'production-url': stack.blueGreen.url,
+      ...stack.blueGreenInputs,
+      'health-url': `${stack.green.url}/healthz`,
+      'watch-duration': '5s',
     });
-    cpSync(join(ROOT, 'examples', 'demo-app', 'chart'), join(repo, 'chart'), { recursive: true });
-    const head = spawnSync('git', ['rev-parse', 'HEAD'], { cwd: repo, encoding: 'utf8' }).stdout.trim();
-    const tag = `sha-${head.slice(0, 7)}`;
-
-    const load = startLoad(stack.blueGreen.url, 20);
-    const run = await runAct({
-      repo,
-      release: stageRelease(),
-      event: 'push',
-      payload: { ref: 'refs/heads/main', repository: { default_branch: 'main' } },
-      secrets: {
-        REGISTRY_PASSWORD: registry.password,
-        DATABASE_URI: pg.uri('shop'),
-        AZURE_CONNECTION_STRING: azurite.connectionString,
-        STAGING_KUBECONFIG: cluster.kubeconfigContent,
-        PRODUCTION_KUBECONFIG: cluster.kubeconfigContent,
-        WEBHOOK_URL: stack.sink.urls().webhook,
-        WEBHOOK_SECRET,
-      },
-      env: buildah.env,
-      localRepositories: BUILD_SCAN_STAND_INS,
-    });
-    const samples = await load.stop();
     expect(run.exitCode, log(run)).toBe(0);
     expect(run.log).not.toContain(registry.password);
     expect(run.log).not.toContain(cluster.token);
 
     // 2. The image, tagged from the commit, with its revision label, in the registry.
-    expect(await registry.tags('acme/shop')).toEqual(['latest', tag]);
+    expect(await registry.tags('acme/shop')).toContain(tag);
     expect((await registry.labels('acme/shop', tag))['org.opencontainers.image.revision']).toBe(head);
     // 3. The verified backup.
-    const blobs = [];
-    for await (const blob of BlobServiceClient.fromConnectionString(azurite.connectionString).getContainerClient('ci-backups').listBlobsFlat({ includeMetadata: true })) blobs.push(blob);
-    const backup = blobs.find((b) => b.name.endsWith('.dump.gz'));
+    const backup = (await backups()).at(-1);
     expect(backup?.metadata?.verified_at).toMatch(/^\d{4}-/);
     // 4. Staging runs the new image, after helm test passed.
     expect(await image(staging, 'shop')).toBe(`${registry.host}/acme/shop:${tag}`);
@@ -138,5 +155,38 @@ describe('ci-cd.yml', () => {
       title: `Release of ${tag} is live`,
       fields: { Strategy: 'blue-green', Image: `${registry.host}/acme/shop:${tag}`, Backup: backup?.name, Production: 'green' },
     });
+  }, 600_000);
+
+  it('with strategy: canary, deploys <release>-canary and promotes it step by step on Prometheus', async () => {
+    const { run, tag, samples } = await pipeline({
+      strategy: 'canary',
+      'production-url': stack.canaryRouter.url,
+      ...stack.canaryInputs,
+      'canary-steps': '50,100',
+      'canary-step-duration': '4s',
+      'canary-interval': '1s',
+      'canary-query-window': '3s',
+      'canary-min-requests': '10',
+    });
+    expect(run.exitCode, log(run)).toBe(0);
+    expect(await image(production, 'shop-canary')).toBe(`${registry.host}/acme/shop:${tag}`);
+    expect(readFileSync(stack.canaryRouter.upstreamFile, 'utf8')).toMatch(new RegExp(`server ${stack.canary.address} weight=100;`));
+    expect(samples.filter((s) => s.error || s.status !== 200)).toEqual([]);
+    const sent = stack.sink.of('webhook');
+    expect(sent.map((r) => r.problems)).toEqual([[]]);
+    expect(sent[0]?.json).toMatchObject({ status: 'success', fields: { Strategy: 'canary', Production: 'promote' } });
+  }, 600_000);
+
+  it('refuses an unknown strategy in its first stage, releases nothing, and notifies the failure', async () => {
+    const before = readFileSync(stack.blueGreen.upstreamFile, 'utf8');
+    const tags = await registry.tags('acme/shop').catch(() => []);
+    const { run } = await pipeline({ strategy: 'rainbow', ...stack.blueGreenInputs, 'health-url': `${stack.green.url}/healthz` });
+    expect(run.exitCode).not.toBe(0);
+    expect(run.log).toContain("strategy is 'rainbow'; it must be 'blue-green' or 'canary'.");
+    expect(await registry.tags('acme/shop').catch(() => [])).toEqual(tags);
+    expect(readFileSync(stack.blueGreen.upstreamFile, 'utf8')).toBe(before);
+    const sent = stack.sink.of('webhook');
+    expect(sent.map((r) => r.problems)).toEqual([[]]);
+    expect(sent[0]?.json).toMatchObject({ status: 'failure', fields: { Production: 'not released' } });
   }, 600_000);
 });
