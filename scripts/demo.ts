@@ -61,7 +61,7 @@ function printLog(text: string): void {
   for (const line of text.split('\n')) {
     if (!line || line.startsWith('::add-mask::') || line.startsWith('::debug::') || line.startsWith('::endgroup::')) continue;
     // Workflow commands escape their message; the runner shows it unescaped.
-    const shown = line.replace(/%0D/g, '\r').replace(/%0A/g, ' ').replace(/%25/g, '%').replace(/^::group::/, '▸ ').replace(/^::error[^:]*::/, red('✖ ')).replace(/^::warning[^:]*::/, '⚠ ').replace(/^::notice[^:]*::/, 'ℹ ');
+    const shown = line.replace(/%0D/g, '').replace(/%0A/g, ' ').replace(/%25/g, '%').replace(/^::group::/, '▸ ').replace(/^::error[^:]*::/, red('✖ ')).replace(/^::warning[^:]*::/, '⚠ ').replace(/^::notice[^:]*::/, 'ℹ ');
     say(`  ${dim('│')} ${shown}`);
   }
 }
@@ -73,7 +73,7 @@ const RUN_ENV = { ...runEnv(String(Date.now() % 100000)), GITHUB_WORKFLOW: 'Slip
 /** Runs one action's bundle and keeps its job summary as `<n>-<action>.md`. */
 async function step(name: string, action: string, inputs: Record<string, string>, describe: (run: ActionRun) => string, expectSuccess = true): Promise<ActionRun> {
   say(`\n${bold(`${steps.length + 1}. ${name}`)} ${dim(`(node dist/${action}/index.js)`)}`);
-  const started = Date.now();
+  const t0 = Date.now();
   let partial = '';
   const run = await runAction(action, inputs, RUN_ENV, {
     signal: aborted.signal,
@@ -89,8 +89,8 @@ async function step(name: string, action: string, inputs: Record<string, string>
   writeFileSync(summaryFile, run.summary);
   const ok = (run.exitCode === 0) === expectSuccess;
   const detail = describe(run);
-  steps.push({ name, action, ok, failed: run.exitCode !== 0, seconds: (Date.now() - started) / 1000, detail, summaryFile });
-  say(`  ${mark({ ok, failed: run.exitCode !== 0 })} ${detail} ${dim(`(exit ${run.exitCode}, ${((Date.now() - started) / 1000).toFixed(1)} s)`)}`);
+  steps.push({ name, action, ok, failed: run.exitCode !== 0, seconds: (Date.now() - t0) / 1000, detail, summaryFile });
+  say(`  ${mark({ ok, failed: run.exitCode !== 0 })} ${detail} ${dim(`(exit ${run.exitCode}, ${((Date.now() - t0) / 1000).toFixed(1)} s)`)}`);
   return run;
 }
 

@@ -1,9 +1,9 @@
 import { spawn, spawnSync } from 'node:child_process';
-import { cpSync, mkdirSync, mkdtempSync, readdirSync, writeFileSync } from 'node:fs';
+import { cpSync, mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { delimiter, dirname, join } from 'node:path';
-import { node24 } from '../helpers/node24';
 import { stringify } from 'yaml';
+import { node24 } from '../helpers/node24';
 import { requireCommand } from '../services/process';
 
 const ROOT = join(import.meta.dirname, '..', '..');
@@ -115,6 +115,8 @@ export async function runAct(options: {
   const timer = setTimeout(() => child.kill('SIGTERM'), options.timeoutMs ?? 600_000);
   const exitCode = await new Promise<number>((resolve) => child.on('close', (code) => resolve(code ?? -1)));
   clearTimeout(timer);
+  // The secrets file and act's caches go with the run.
+  rmSync(home, { recursive: true, force: true });
   return { exitCode, log };
 }
 
@@ -122,6 +124,6 @@ export async function runAct(options: {
  * A caller workflow in a user's repository: one job calling Slipway's reusable `workflow` with the
  * given inputs and secrets (secrets as expressions, e.g. `${{ secrets.WEBHOOK_URL }}`).
  */
-export function callerJob(workflow: string, inputs: Record<string, string>, secrets: Record<string, string>, on = 'workflow_dispatch'): string {
-  return stringify({ name: 'Release', on, jobs: { release: { uses: `${SLIPWAY}/.github/workflows/${workflow}@${VERSION}`, with: inputs, secrets } } });
+export function callerJob(workflow: string, inputs: Record<string, string>, secrets: Record<string, string>): string {
+  return stringify({ name: 'Release', on: 'workflow_dispatch', jobs: { release: { uses: `${SLIPWAY}/.github/workflows/${workflow}@${VERSION}`, with: inputs, secrets } } });
 }
