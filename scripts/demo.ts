@@ -13,6 +13,7 @@ import { runEnv } from '../test/helpers/run-env';
 import { WEBHOOK_SECRET } from '../test/fakes/saas';
 import { startAzurite } from '../test/services/azurite';
 import { startPostgres } from '../test/services/postgres';
+import { startServicesInOwnProcessGroups } from '../test/services/process';
 import { startReleaseStack } from '../test/services/release-stack';
 
 const { values: flags } = parseArgs({ options: { 'bad-canary': { type: 'boolean', default: false }, out: { type: 'string', default: join(import.meta.dirname, '..', 'demo-output') } } });
@@ -36,6 +37,8 @@ async function started<T extends { stop(): Promise<void> }>(service: Promise<T>)
 }
 /** Settles when every service being started has started or failed. */
 let startingUp: Promise<unknown> = Promise.resolve();
+/** Settles when the running action has exited. */
+let running: Promise<unknown> = Promise.resolve();
 const aborted = new AbortController();
 let stopping: Promise<void> | undefined;
 /** Stops everything started, newest first; safe to call twice (Ctrl-C during the normal shutdown). */
@@ -49,7 +52,8 @@ for (const signal of ['SIGINT', 'SIGTERM'] as const) {
   process.on(signal, () => {
     say(`\n${bold(`${signal === 'SIGINT' ? 'Ctrl-C' : signal}: stopping the running step and every service …`)}`);
     aborted.abort();
-    void startingUp.then(stopAll).then(() => {
+    // The action cleans up through the services (a canary's traffic is taken away through nginx): they stop after it.
+    void Promise.allSettled([startingUp, running]).then(stopAll).then(() => {
       say('Stopped everything the demo started.');
       process.exit(130);
     });
@@ -75,7 +79,7 @@ async function step(name: string, action: string, inputs: Record<string, string>
   say(`\n${bold(`${steps.length + 1}. ${name}`)} ${dim(`(node dist/${action}/index.js)`)}`);
   const t0 = Date.now();
   let partial = '';
-  const run = await runAction(action, inputs, RUN_ENV, {
+  const runningAction = runAction(action, inputs, RUN_ENV, {
     signal: aborted.signal,
     onStdout: (chunk) => {
       const lines = (partial + chunk).split('\n');
@@ -83,6 +87,8 @@ async function step(name: string, action: string, inputs: Record<string, string>
       printLog(lines.join('\n'));
     },
   });
+  running = runningAction;
+  const run = await runningAction;
   printLog(partial);
   if (aborted.signal.aborted) await new Promise(() => undefined); // the signal handler exits
   const summaryFile = join(out, `${steps.length + 1}-${action}.md`);
@@ -109,6 +115,7 @@ function traffic(samples: LoadSample[]): { total: number; failed: number; colour
 
 async function main(): Promise<number> {
   const began = Date.now();
+  startServicesInOwnProcessGroups();
   rmSync(out, { recursive: true, force: true });
   mkdirSync(out, { recursive: true });
   say(bold(`Slipway demo${badCanary ? ' (--bad-canary: the canary fails 30 % of its requests)' : ''}`));

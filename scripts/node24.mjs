@@ -21,7 +21,7 @@ export function node24() {
 
 if (process.argv[1] === fileURLToPath(import.meta.url)) {
   // Ctrl-C reaches the child too (same process group); wait for it to clean up rather than exit first.
-  for (const signal of ['SIGINT', 'SIGTERM']) process.on(signal, () => {});
+  process.on('SIGINT', () => {});
   const result = spawnSync(node24(), process.argv.slice(2), { stdio: 'inherit' });
   process.exit(result.status ?? 1);
 }

@@ -12,17 +12,20 @@ const ROOT = join(import.meta.dirname, '..');
 
 interface Demo { code: number | null; signal: NodeJS.Signals | null; output: string; out: string }
 
-/** What `npm run demo` runs after provisioning; `interruptWhen` sends SIGINT once the output matches. */
+/**
+ * What `npm run demo` runs after provisioning. `interruptWhen` presses Ctrl-C once the output matches:
+ * SIGINT to the demo's whole process group, as a terminal sends it, so the running action gets it too.
+ */
 function demo(args: string[], interruptWhen?: RegExp): Promise<Demo> {
   const out = mkdtempSync(join(tmpdir(), 'slipway-demo-'));
-  const child = spawn(node24(), ['--import', 'tsx', 'scripts/demo.ts', '--out', out, ...args], { cwd: ROOT, env: { ...process.env, NO_COLOR: '1' }, stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = spawn(node24(), ['--import', 'tsx', 'scripts/demo.ts', '--out', out, ...args], { cwd: ROOT, env: { ...process.env, NO_COLOR: '1' }, stdio: ['ignore', 'pipe', 'pipe'], detached: Boolean(interruptWhen) });
   let output = '';
   let interrupted = false;
   const onData = (d: Buffer) => {
     output += d.toString();
     if (interruptWhen && !interrupted && interruptWhen.test(output)) {
       interrupted = true;
-      child.kill('SIGINT');
+      process.kill(-(child.pid ?? 0), 'SIGINT');
     }
   };
   child.stdout.on('data', onData);

@@ -15,9 +15,19 @@ export function requireCommand(command: string, howToGet: string): string {
   return found.stdout.trim();
 }
 
+let ownProcessGroups = false;
+/**
+ * From now on, start services in process groups of their own, so that a terminal's Ctrl-C reaches only
+ * the program that started them, which then stops them in its own order (`npm run demo` does: the
+ * running action takes its traffic away through nginx first). Tests leave services in their group.
+ */
+export function startServicesInOwnProcessGroups(): void {
+  ownProcessGroups = true;
+}
+
 /** Starts a long-running program; stop() ends it and waits for it to exit. */
 export function startProcess(command: string, args: string[]): { child: ChildProcess; output: () => string; stop: () => Promise<void> } {
-  const child = spawn(command, args, { stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = spawn(command, args, { stdio: ['ignore', 'pipe', 'pipe'], detached: ownProcessGroups });
   let output = '';
   child.stdout?.on('data', (d: Buffer) => (output = (output + d.toString()).slice(-8000)));
   child.stderr?.on('data', (d: Buffer) => (output = (output + d.toString()).slice(-8000)));
