@@ -7,7 +7,7 @@
 import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
-import { runAction, type ActionRun } from '../test/helpers/action';
+import { runAction, visible, type ActionRun } from '../test/helpers/action';
 import { startLoad, type LoadSample } from '../test/helpers/load';
 import { runEnv } from '../test/helpers/run-env';
 import { WEBHOOK_SECRET } from '../test/fakes/saas';
@@ -62,8 +62,8 @@ for (const signal of ['SIGINT', 'SIGTERM'] as const) {
 
 /** The action's log as a runner shows it: no masking or debug commands, annotations marked. */
 function printLog(text: string): void {
-  for (const line of text.split('\n')) {
-    if (!line || line.startsWith('::add-mask::') || line.startsWith('::debug::') || line.startsWith('::endgroup::')) continue;
+  for (const line of visible(text).split('\n')) {
+    if (!line || line.startsWith('::debug::') || line.startsWith('::endgroup::')) continue;
     // Workflow commands escape their message; the runner shows it unescaped.
     const shown = line.replace(/%0D/g, '').replace(/%0A/g, ' ').replace(/%25/g, '%').replace(/^::group::/, '▸ ').replace(/^::error[^:]*::/, red('✖ ')).replace(/^::warning[^:]*::/, '⚠ ').replace(/^::notice[^:]*::/, 'ℹ ');
     say(`  ${dim('│')} ${shown}`);

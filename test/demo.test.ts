@@ -2,10 +2,10 @@
 // releases, then Ctrl-C in the middle of the canary; each time every service it started is gone after.
 import { spawn } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync } from 'node:fs';
-import { connect } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
+import { canConnect } from './helpers/net';
 import { node24 } from './helpers/node24';
 
 const ROOT = join(import.meta.dirname, '..');
@@ -39,18 +39,11 @@ function stackPorts(output: string): number[] {
   return [...new Set([...stackLines.matchAll(/127\.0\.0\.1:(\d+)/g)].map((m) => Number(m[1])))];
 }
 
-const listening = (port: number) =>
-  new Promise<boolean>((resolve) => {
-    const socket = connect(port, '127.0.0.1');
-    socket.once('connect', () => resolve(!socket.destroy()));
-    socket.once('error', () => resolve(false));
-  });
-
 async function expectAllStopped(output: string): Promise<void> {
   const ports = stackPorts(output);
   // Azurite, PostgreSQL, Prometheus, two nginx, four demo instances, the sink.
   expect(ports.length, output).toBeGreaterThanOrEqual(10);
-  for (const port of ports) expect(await listening(port), `port ${port} is still open after the demo`).toBe(false);
+  for (const port of ports) expect(await canConnect(port), `port ${port} is still open after the demo`).toBe(false);
 }
 
 describe('npm run demo', () => {

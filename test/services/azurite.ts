@@ -1,3 +1,4 @@
+import { BlobServiceClient, type BlobItem } from '@azure/storage-blob';
 import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -13,6 +14,8 @@ export const AZURITE_KEY = 'Eby8vdM02xNOcqFlqUwJPLlmEtlCDXJ1OUzFT50uSRZ6IFsuFq2U
 
 export interface Azurite extends Service {
   connectionString: string;
+  /** Every blob of a container with its metadata, sidecars included. */
+  blobs(container: string): Promise<BlobItem[]>;
   /** Stops the server but keeps its data, so a test can start it again on the same port. */
   pause(): Promise<void>;
   resume(): Promise<void>;
@@ -40,10 +43,16 @@ export async function startAzurite(options: AzuriteOptions = {}): Promise<Azurit
   let proc = await startService('Azurite', node24(), args, port);
   const scheme = options.tls ? 'https' : 'http';
   const url = `${scheme}://127.0.0.1:${port}/${AZURITE_ACCOUNT}`;
+  const connectionString = `DefaultEndpointsProtocol=${scheme};AccountName=${AZURITE_ACCOUNT};AccountKey=${AZURITE_KEY};BlobEndpoint=${url};`;
   return {
     url,
     port,
-    connectionString: `DefaultEndpointsProtocol=${scheme};AccountName=${AZURITE_ACCOUNT};AccountKey=${AZURITE_KEY};BlobEndpoint=${url};`,
+    connectionString,
+    async blobs(container) {
+      const items: BlobItem[] = [];
+      for await (const blob of BlobServiceClient.fromConnectionString(connectionString).getContainerClient(container).listBlobsFlat({ includeMetadata: true })) items.push(blob);
+      return items;
+    },
     pause: () => proc.stop(),
     resume: async () => {
       proc = await startService('Azurite', node24(), args, port);

@@ -121,6 +121,18 @@ export async function runAct(options: {
 }
 
 /**
+ * A caller's secrets from one list: `mapping` for the workflow's `secrets:` (each input as
+ * `${{ secrets.NAME }}`, NAME its name in upper snake case) and `values`, what act is given for NAME.
+ */
+export function callerSecrets(secrets: Record<string, string>): { mapping: Record<string, string>; values: Record<string, string> } {
+  const names = Object.keys(secrets).map((input) => [input, input.toUpperCase().replace(/-/g, '_')] as const);
+  return {
+    mapping: Object.fromEntries(names.map(([input, name]) => [input, `\${{ secrets.${name} }}`])),
+    values: Object.fromEntries(names.map(([input, name]) => [name, secrets[input] ?? ''])),
+  };
+}
+
+/**
  * A caller workflow in a user's repository: one job calling Slipway's reusable `workflow` with the
  * given inputs and secrets (secrets as expressions, e.g. `${{ secrets.WEBHOOK_URL }}`).
  */

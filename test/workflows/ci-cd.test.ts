@@ -2,7 +2,6 @@
 // scanned by Trivy and pushed to a registry; the database backed up to Azurite; the chart deployed to
 // staging and production on the local Kubernetes control plane with helm test; live traffic switched
 // to green through nginx under load; the live URL validated; one notification to the webhook sink.
-import { BlobServiceClient } from '@azure/storage-blob';
 import { spawnSync } from 'node:child_process';
 import { cpSync, readFileSync } from 'node:fs';
 import { randomBytes } from 'node:crypto';
@@ -17,7 +16,7 @@ import { startPostgres, type Postgres } from '../services/postgres';
 import { buildahEnv, startRegistry, type Registry } from '../services/registry';
 import { startReleaseStack, type ReleaseStack } from '../services/release-stack';
 import { startTrivyMirror, type TrivyMirror } from '../services/trivy-mirror';
-import { BUILD_SCAN_STAND_INS, runAct, SLIPWAY, stageRelease, userRepository, VERSION, type ActRun } from './act';
+import { BUILD_SCAN_STAND_INS, callerSecrets, runAct, SLIPWAY, stageRelease, userRepository, VERSION, type ActRun } from './act';
 
 const ROOT = join(import.meta.dirname, '..', '..');
 let stack: ReleaseStack;
@@ -55,6 +54,15 @@ const image = (ns: string, deployment: string) => cluster.kubectl(['-n', ns, 'ge
 
 /** The user's repository with its caller of ci-cd.yml, run by act on a push to main. */
 async function pipeline(inputs: Record<string, string | boolean>): Promise<{ run: ActRun; head: string; tag: string; samples: LoadSample[] }> {
+  const secrets = callerSecrets({
+    'registry-password': registry.password,
+    'database-uri': pg.uri('shop'),
+    'azure-connection-string': azurite.connectionString,
+    'staging-kubeconfig': cluster.kubeconfigContent,
+    'production-kubeconfig': cluster.kubeconfigContent,
+    'webhook-url': stack.sink.urls().webhook,
+    'webhook-secret': WEBHOOK_SECRET,
+  });
   const repo = userRepository({
     // No base image can be pulled here, so the demo service's image is built from scratch.
     Containerfile: 'FROM scratch\nCOPY server.mjs /app/server.mjs\n',
@@ -82,7 +90,7 @@ async function pipeline(inputs: Record<string, string | boolean>): Promise<{ run
             namespace: production,
             ...inputs,
           },
-          secrets: Object.fromEntries(['registry-password', 'database-uri', 'azure-connection-string', 'staging-kubeconfig', 'production-kubeconfig', 'webhook-url', 'webhook-secret'].map((s) => [s, `\${{ secrets.${s.toUpperCase().replace(/-/g, '_')} }}`])),
+          secrets: secrets.mapping,
         },
       },
     }),
@@ -96,15 +104,7 @@ async function pipeline(inputs: Record<string, string | boolean>): Promise<{ run
     release,
     event: 'push',
     payload: { ref: 'refs/heads/main', repository: { default_branch: 'main' } },
-    secrets: {
-      REGISTRY_PASSWORD: registry.password,
-      DATABASE_URI: pg.uri('shop'),
-      AZURE_CONNECTION_STRING: azurite.connectionString,
-      STAGING_KUBECONFIG: cluster.kubeconfigContent,
-      PRODUCTION_KUBECONFIG: cluster.kubeconfigContent,
-      WEBHOOK_URL: stack.sink.urls().webhook,
-      WEBHOOK_SECRET,
-    },
+    secrets: secrets.values,
     env: buildah.env,
     localRepositories: BUILD_SCAN_STAND_INS,
   });
@@ -113,9 +113,7 @@ async function pipeline(inputs: Record<string, string | boolean>): Promise<{ run
 
 /** The backups in the pipeline's container, newest last. */
 async function backups() {
-  const blobs = [];
-  for await (const blob of BlobServiceClient.fromConnectionString(azurite.connectionString).getContainerClient('ci-backups').listBlobsFlat({ includeMetadata: true })) if (blob.name.endsWith('.dump.gz')) blobs.push(blob);
-  return blobs.sort((a, b) => a.name.localeCompare(b.name));
+  return (await azurite.blobs('ci-backups')).filter((b) => b.name.endsWith('.dump.gz')).sort((a, b) => a.name.localeCompare(b.name));
 }
 
 describe('ci-cd.yml', () => {

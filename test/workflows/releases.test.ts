@@ -2,22 +2,21 @@
 // workflow in a user's repository, against the real services: the backup lands verified in Azurite,
 // traffic moves to green under load, a canary is promoted, a failing one is rolled back, and the
 // webhook sink receives each notification.
-import { BlobServiceClient } from '@azure/storage-blob';
 import { readFileSync } from 'node:fs';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { WEBHOOK_SECRET } from '../fakes/saas';
 import { startLoad } from '../helpers/load';
-import { startAzurite, type Azurite } from '../services/azurite';
+import { AZURITE_KEY, startAzurite, type Azurite } from '../services/azurite';
 import { startPostgres, type Postgres } from '../services/postgres';
 import { startReleaseStack, type ReleaseStack } from '../services/release-stack';
-import { callerJob, runAct, stageRelease, userRepository, type ActRun } from './act';
+import { callerJob, callerSecrets, runAct, stageRelease, userRepository, type ActRun } from './act';
 
 let stack: ReleaseStack;
 let azurite: Azurite;
 let pg: Postgres;
 let release: string;
-const NOTIFY_SECRETS = { 'webhook-url': '${{ secrets.WEBHOOK_URL }}', 'webhook-secret': '${{ secrets.WEBHOOK_SECRET }}' };
-const secrets = () => ({ WEBHOOK_URL: stack.sink.urls().webhook, WEBHOOK_SECRET });
+/** The notification's secrets, for the callers and for act. */
+const notifySecrets = () => callerSecrets({ 'webhook-url': stack.sink.urls().webhook, 'webhook-secret': WEBHOOK_SECRET });
 
 beforeAll(async () => {
   [stack, azurite, pg] = await Promise.all([startReleaseStack(), startAzurite(), startPostgres()]);
@@ -74,17 +73,15 @@ jobs:
       release,
       event: 'schedule',
       payload: { schedule },
-      secrets: { ...secrets(), DATABASE_URI: pg.uri('shop'), AZURE_STORAGE_CONNECTION_STRING: azurite.connectionString },
+      secrets: { ...notifySecrets().values, DATABASE_URI: pg.uri('shop'), AZURE_STORAGE_CONNECTION_STRING: azurite.connectionString },
     });
     expect(run.exitCode, log(run)).toBe(0);
     expect(run.log).toMatch(new RegExp(`Verifying postgres/shop/\\S+ \\(${verify}\\)`));
     // The connection string and the URI's password never reach act's log.
     expect(run.log).not.toContain(pg.password);
-    expect(run.log).not.toContain(azurite.connectionString.split(';')[2]?.slice('AccountKey='.length));
+    expect(run.log).not.toContain(AZURITE_KEY);
 
-    const container = BlobServiceClient.fromConnectionString(azurite.connectionString).getContainerClient(`db-backups-${verify}`);
-    const blobs = [];
-    for await (const blob of container.listBlobsFlat({ includeMetadata: true })) blobs.push(blob);
+    const blobs = await azurite.blobs(`db-backups-${verify}`);
     // The backup and its manifest beside it.
     const name = /backup-name=(\S+)/.exec(run.log)?.[1] ?? '';
     expect(name).toMatch(/^postgres\/shop\/\d{4}\/\d{2}\/\d{2}\/\d{8}T\d{6}Z-\d+\.dump\.gz$/);
@@ -111,10 +108,10 @@ describe('blue-green-release.yml', () => {
         'watch-url': stack.blueGreen.url,
         'watch-duration': '3s',
         'watch-interval': '500ms',
-      }, NOTIFY_SECRETS),
+      }, notifySecrets().mapping),
     });
     const load = startLoad(stack.blueGreen.url, 50);
-    const run = await runAct({ repo, release, secrets: secrets() });
+    const run = await runAct({ repo, release, secrets: notifySecrets().values });
     const samples = await load.stop();
     expect(run.exitCode, log(run)).toBe(0);
     expect(readFileSync(stack.blueGreen.upstreamFile, 'utf8')).toMatch(new RegExp(`server ${stack.blue.address} down;.*\\n\\s*server ${stack.green.address} weight=100;`));
@@ -130,9 +127,9 @@ describe('canary-release.yml', () => {
   const canaryInputs = () => ({ ...stack.canaryInputs, steps: '10,50,100', 'step-duration': '4s', interval: '1s', 'query-window': '3s', 'min-requests': '10' });
 
   it('promotes a healthy canary step by step to 100 % and notifies', async () => {
-    const repo = userRepository({ '.github/workflows/release.yml': callerJob('canary-release.yml', canaryInputs(), NOTIFY_SECRETS) });
+    const repo = userRepository({ '.github/workflows/release.yml': callerJob('canary-release.yml', canaryInputs(), notifySecrets().mapping) });
     const load = startLoad(stack.canaryRouter.url, 100);
-    const run = await runAct({ repo, release, secrets: secrets() });
+    const run = await runAct({ repo, release, secrets: notifySecrets().values });
     const samples = await load.stop();
     expect(run.exitCode, log(run)).toBe(0);
     expect(run.log).toMatch(/final-weight=100/);
@@ -146,9 +143,9 @@ describe('canary-release.yml', () => {
   it('rolls a failing canary back to 0 %, fails the run and sends the failure notification', async () => {
     const before = readFileSync(stack.canaryRouter.upstreamFile, 'utf8');
     await stack.canary.fail(0.3);
-    const repo = userRepository({ '.github/workflows/release.yml': callerJob('canary-release.yml', canaryInputs(), NOTIFY_SECRETS) });
+    const repo = userRepository({ '.github/workflows/release.yml': callerJob('canary-release.yml', canaryInputs(), notifySecrets().mapping) });
     const load = startLoad(stack.canaryRouter.url, 100);
-    const run = await runAct({ repo, release, secrets: secrets() });
+    const run = await runAct({ repo, release, secrets: notifySecrets().values });
     await load.stop();
     expect(run.exitCode, log(run)).not.toBe(0);
     expect(run.log).toMatch(/canary rollback \(failure\): error-rate/);

@@ -212,8 +212,6 @@ describe('dist/backup-db/index.js as the runner runs it', () => {
     expect(unreachable.exitCode).toBe(1);
     expect(unreachable.stdout).toMatch(/::error::.*(connection refused|could not connect|Connection refused)/i);
     expect(await BlobServiceClient.fromConnectionString(azurite.connectionString).getContainerClient('unreachable').exists()).toBe(true);
-    const listed = [];
-    for await (const b of BlobServiceClient.fromConnectionString(azurite.connectionString).getContainerClient('unreachable').listBlobsFlat()) listed.push(b.name);
-    expect(listed).toEqual([]);
+    expect(await azurite.blobs('unreachable')).toEqual([]);
   }, 120_000);
 });
