@@ -35,6 +35,13 @@ export function parseOutputFile(text: string): Record<string, string> {
 }
 
 /**
+ * The bundles a test runs: the work tree's `dist/`, or SLIPWAY_DIST (e.g. an extracted earlier
+ * release's `dist/`, to show that a regression test fails on the code before a fix, or that what an
+ * older bundle wrote is still read).
+ */
+export const distRoot = (): string => process.env.SLIPWAY_DIST ?? join(ROOT, 'dist');
+
+/**
  * Runs `node dist/<action>/index.js` on Node 24 as the runner does: inputs as INPUT_* variables,
  * GITHUB_OUTPUT and GITHUB_STEP_SUMMARY files, and only the environment given (no leakage from the
  * test process). `interrupt` sends a signal once stdout matches, as a cancelled job gets one;
@@ -51,7 +58,7 @@ export async function runAction(
   const summaryFile = join(dir, 'summary');
   writeFileSync(outputFile, '');
   writeFileSync(summaryFile, '');
-  const child = spawn(node24(), [join(ROOT, 'dist', action, 'index.js')], {
+  const child = spawn(node24(), [join(distRoot(), action, 'index.js')], {
     cwd: dir,
     env: {
       PATH: process.env.PATH ?? '/usr/bin:/bin',
