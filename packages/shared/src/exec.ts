@@ -1,7 +1,7 @@
 import { spawn } from 'node:child_process';
 import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
-import { redact } from './mask';
+import { redact } from './secrets/index';
 
 export interface ExecOptions {
   cwd?: string;

@@ -1,5 +1,5 @@
 export * from './inputs';
-export * from './mask';
+export * from './secrets/index';
 export * from './duration';
 export * from './context';
 export * from './run';

@@ -1,5 +1,5 @@
 import * as core from '@actions/core';
-import { maskValue } from './mask';
+import { endpointOf, maskValue, registerSecret, type Endpoint } from './secrets/index';
 import { parseDuration } from './duration';
 
 /** A user-facing mistake in an input: the message names the input, the bad value and the expected form. */
@@ -15,9 +15,12 @@ export class InputError extends Error {
   }
 }
 
+/** A URL-like value with an `@` may carry `user:password@` (or a password holding `/` or `#`): never echoed. */
+const MAY_CARRY_CREDENTIALS = /^[a-z][a-z0-9+.-]*:\/\/.*@/is;
+
 function describe(value: string, secret: boolean): string {
   if (value === '') return 'an empty value';
-  return JSON.stringify(secret ? maskValue(value) : value);
+  return JSON.stringify(secret || MAY_CARRY_CREDENTIALS.test(value) ? maskValue(value) : value);
 }
 
 export interface InputOptions {
@@ -33,7 +36,7 @@ export interface InputOptions {
  */
 export function getString(name: string, options: InputOptions = {}): string {
   const value = core.getInput(name);
-  if (options.secret && value) core.setSecret(value);
+  if (options.secret) registerSecret(value);
   if (options.required && !value) {
     throw new InputError(name, value, typeof options.required === 'string' ? options.required : 'a non-empty value (this input is required)', options.secret);
   }
@@ -144,19 +147,52 @@ export function getPairs(name: string, options: { secret?: boolean; expected: st
     const key = line.slice(0, Math.max(at, 0)).trim();
     if (at < 1 || !/^[A-Za-z_][A-Za-z0-9_.-]*$/.test(key)) throw new InputError(name, options.secret ? key : line, options.expected);
     const value = line.slice(at + 1);
-    if (options.secret && value) core.setSecret(value);
+    if (options.secret) registerSecret(value);
     return [key, value];
   });
 }
 
-/** An absolute http(s) URL. Plain http is refused unless the host is loopback or insecure is allowed. */
+/**
+ * An absolute http(s) URL. Plain http is refused unless the host is loopback or insecure is allowed.
+ * `user:password@` is refused too: an input that may carry credentials is read with getEndpoint.
+ */
 export function getUrl(name: string, options: InputOptions & { allowInsecure?: boolean } = {}): URL | undefined {
   const value = getString(name, options);
   if (value === '') return undefined;
   return checkUrl(name, value, options);
 }
 
-export function checkUrl(name: string, value: string, options: { secret?: boolean; allowInsecure?: boolean; protocols?: string[] } = {}): URL {
+export interface UrlOptions {
+  secret?: boolean;
+  allowInsecure?: boolean;
+  protocols?: string[];
+}
+
+export function checkUrl(name: string, value: string, options: UrlOptions = {}): URL {
+  const url = parseUrl(name, value, options);
+  if (url.username || url.password) {
+    throw new InputError(name, value, 'a URL without `user:password@` (this input cannot carry credentials)', true);
+  }
+  return url;
+}
+
+/**
+ * A URL to send requests to, whose `user:password@` (registered as secrets, never echoed) becomes an
+ * `authorization: Basic` header. With `secretPath`, for webhook URLs whose path or query is the
+ * credential, those are registered as secrets too.
+ */
+export function checkEndpoint(name: string, value: string, options: UrlOptions & { secretPath?: boolean } = {}): Endpoint {
+  const url = parseUrl(name, value, { ...options, secret: true });
+  return endpointOf(url, options);
+}
+
+export function getEndpoint(name: string, options: UrlOptions & { secretPath?: boolean; required?: boolean | string } = {}): Endpoint | undefined {
+  const value = getString(name, options);
+  if (value === '') return undefined;
+  return checkEndpoint(name, value, options);
+}
+
+function parseUrl(name: string, value: string, options: UrlOptions): URL {
   const protocols = options.protocols ?? ['https:', 'http:'];
   let url: URL;
   try {

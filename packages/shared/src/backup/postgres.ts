@@ -2,7 +2,7 @@ import { spawn } from 'node:child_process';
 import { createInterface } from 'node:readline';
 import { exec, feedCommand, streamCommand } from '../exec';
 import { InputError } from '../inputs';
-import { redact } from '../mask';
+import { redact } from '../secrets/index';
 import { selector } from './glob';
 import type { Manifest, ManifestObject } from './manifest';
 

@@ -1,0 +1,60 @@
+import { registeredSecrets } from './registry';
+
+/**
+ * What may be shown of a secret value in a message: a URL keeps only its scheme and host (credentials,
+ * path and query are where tokens live); anything else is hidden entirely.
+ */
+export function maskValue(value: string): string {
+  if (value === '') return '';
+  const url = parseUrl(value);
+  if (url?.host) return `${url.protocol}//${url.host}/***`;
+  return '***';
+}
+
+/** A URL for messages: scheme and host only, e.g. `https://hooks.slack.com`. */
+export function displayUrl(url: URL | string): string {
+  const parsed = typeof url === 'string' ? parseUrl(url) : url;
+  return parsed?.host ? `${parsed.protocol}//${parsed.host}` : '(a URL)';
+}
+
+function parseUrl(value: string): URL | undefined {
+  try {
+    return new URL(value);
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * Replaces every occurrence of each secret in text, and of every secret registered by this process
+ * (longest first, so overlapping secrets are hidden whole).
+ */
+export function redact(text: string, secrets: readonly string[] = []): string {
+  let out = text;
+  const all = [...new Set([...secrets, ...registeredSecrets()])].filter((s) => s.length >= 3).sort((a, b) => b.length - a.length);
+  for (const secret of all) out = out.split(secret).join('***');
+  return out;
+}
+
+/**
+ * Text that a server sent back about a request to url (an error body), fit to quote: receivers often
+ * echo the request's path or query, which for webhooks is the credential, so the URL, its path, every
+ * path segment and query value of 4+ characters, and every registered secret are removed first.
+ */
+export function redactUrlEcho(text: string, url: URL | string): string {
+  const parsed = typeof url === 'string' ? parseUrl(url) : url;
+  if (!parsed) return redact(text);
+  const pieces = [parsed.href, `${parsed.pathname}${parsed.search}`, parsed.pathname, parsed.search.slice(1)];
+  for (const segment of parsed.pathname.split('/')) pieces.push(segment);
+  for (const [key, value] of parsed.searchParams) pieces.push(value, `${key}=${value}`);
+  const forms = pieces.flatMap((p) => [p, safeDecode(p)]).filter((p): p is string => p !== undefined && p.length >= 4);
+  return redact(text, forms);
+}
+
+function safeDecode(value: string): string | undefined {
+  try {
+    return decodeURIComponent(value);
+  } catch {
+    return undefined;
+  }
+}
