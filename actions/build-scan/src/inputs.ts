@@ -43,7 +43,8 @@ const PLATFORM = /^[a-z0-9]+\/[a-z0-9_]+(?:\/[a-z0-9]+)?$/;
 /** Reads and checks every input before anything is built, logged in or downloaded. */
 export function readInputs(ctx: RunContext & { defaultBranch?: string }, env: NodeJS.ProcessEnv = process.env): BuildScanConfig {
   const image = getString('image', { required: 'an image name without a tag, e.g. `ghcr.io/acme/shop`' });
-  if (!IMAGE.test(image)) {
+  // The distribution spec caps a repository name at 255 characters; the pattern alone would take any length.
+  if (image.length > 255 || !IMAGE.test(image)) {
     throw new InputError('image', image, 'an image name without tag or digest, lowercase, e.g. `ghcr.io/acme/shop` (tags come from the `tags` rules)');
   }
   const context = getString('context') || '.';
