@@ -18,9 +18,14 @@ export class InputError extends Error {
 /** A URL-like value with an `@` may carry `user:password@` (or a password holding `/` or `#`): never echoed. */
 const MAY_CARRY_CREDENTIALS = /^[a-z][a-z0-9+.-]*:\/\/.*@/is;
 
+/** Longer values are cut in messages: a pasted file or a huge value must not flood the log. */
+const SHOWN_LENGTH = 200;
+
 function describe(value: string, secret: boolean): string {
   if (value === '') return 'an empty value';
-  return JSON.stringify(secret || MAY_CARRY_CREDENTIALS.test(value) ? maskValue(value) : value);
+  if (secret || MAY_CARRY_CREDENTIALS.test(value)) return JSON.stringify(maskValue(value));
+  if (value.length <= SHOWN_LENGTH) return JSON.stringify(value);
+  return `${JSON.stringify(value.slice(0, SHOWN_LENGTH / 2))}… (${value.length} characters)`;
 }
 
 export interface InputOptions {
