@@ -1,5 +1,5 @@
 import { existsSync } from 'node:fs';
-import { InputError, checkUrl, getBoolean, getDuration, getEnum, getInteger, getList, getString } from '@slipway/shared';
+import { InputError, checkEndpoint, checkUrl, getBoolean, getDuration, getEnum, getInteger, getList, getString } from '@slipway/shared';
 import type { ChartSource, ValuesSpec } from '@slipway/shared/helm';
 
 export interface HelmDeployConfig {
@@ -22,6 +22,8 @@ export interface HelmDeployConfig {
   kubeconfig: string;
   kubeContext: string;
   helmVersion?: string;
+  /** The Helm archive's SHA-256 from the user, for a version Slipway does not pin. */
+  helmChecksum?: string;
   helmMirror: string;
   github?: { token: string; environment: string; environmentUrl?: string };
   summary: boolean;
@@ -39,13 +41,18 @@ export function readInputs(): HelmDeployConfig {
   if (!NAMESPACE.test(namespace) || namespace.length > 63) throw new InputError('namespace', namespace, 'a namespace name of lowercase letters, digits and `-`, at most 63 characters');
 
   const chart = getString('chart', { required: 'a local chart folder or archive, a chart name in `repo`, or an `oci://` reference' });
-  const repo = getString('repo');
+  const repoInput = getString('repo');
   const oci = chart.startsWith('oci://');
-  if (repo && oci) throw new InputError('repo', repo, 'empty with an `oci://` chart, which names its registry itself');
-  if (repo) checkUrl('repo', repo, { protocols: ['https:', 'http:'] });
+  if (repoInput && oci) throw new InputError('repo', repoInput, 'empty with an `oci://` chart, which names its registry itself');
+  // user:password@ in the URL moves to --username and --password-stdin (registered as secrets first).
+  const repo = repoInput ? repoCredentials(repoInput) : undefined;
   if (!repo && !oci && !existsSync(chart)) throw new InputError('chart', chart, 'an existing chart folder or .tgz (relative to the workspace), a chart name with `repo`, or an `oci://` reference');
-  const username = getString('repo-username');
-  const password = getString('repo-password', { secret: true });
+  let username = getString('repo-username');
+  let password = getString('repo-password', { secret: true });
+  if (repo?.username) {
+    if (username || password) throw new InputError('repo', repoInput, 'a URL without `user:password@` when repo-username or repo-password is set (give the credentials once)', true);
+    ({ username, password } = repo);
+  }
   if (password && !username) throw new InputError('repo-username', '', 'the username that goes with repo-password');
   const chartVersion = getString('chart-version') || undefined;
   if (chartVersion && !repo && !oci) throw new InputError('chart-version', chartVersion, 'empty for a local chart, whose folder is its version');
@@ -54,6 +61,9 @@ export function readInputs(): HelmDeployConfig {
   const dryRun = getEnum('dry-run', ['false', 'client', 'server'] as const, 'false');
   const helmVersion = getString('helm-version') || undefined;
   if (helmVersion && !/^v?[34]\.\d+\.\d+$/.test(helmVersion)) throw new InputError('helm-version', helmVersion, 'a Helm 3 or 4 release such as `v3.19.0` or `v4.1.4`');
+  const helmChecksum = getString('helm-checksum').toLowerCase() || undefined;
+  if (helmChecksum && !/^[0-9a-f]{64}$/.test(helmChecksum)) throw new InputError('helm-checksum', helmChecksum, 'the SHA-256 of the Helm release archive, 64 hex digits');
+  if (helmChecksum && !helmVersion) throw new InputError('helm-version', '', 'the Helm release that helm-checksum is the archive checksum of');
   const token = getString('github-token', { secret: true });
   const environment = getString('environment');
   if (environment && !token) throw new InputError('github-token', '', 'a token with `deployments: write` (e.g. `${{ github.token }}`), since environment is set');
@@ -65,7 +75,7 @@ export function readInputs(): HelmDeployConfig {
     release,
     namespace,
     createNamespace: getBoolean('create-namespace', false),
-    chart: { chart, repo: repo || undefined, username: username || undefined, password: password || undefined },
+    chart: { chart, repo: repo?.url, username: username || undefined, password: password || undefined },
     chartVersion,
     values: {
       valuesFiles: getList('values-files').map((file) => {
@@ -89,8 +99,26 @@ export function readInputs(): HelmDeployConfig {
     kubeconfig: getString('kubeconfig', { secret: true }),
     kubeContext: getString('kube-context'),
     helmVersion: helmVersion && !helmVersion.startsWith('v') ? `v${helmVersion}` : helmVersion,
+    helmChecksum,
     helmMirror: helmMirror.replace(/\/$/, ''),
     github: token && environment ? { token, environment, environmentUrl } : undefined,
     summary: getBoolean('summary', true),
   };
+}
+
+/** The repository URL without user-info, and the user and password that were in it (decoded). */
+function repoCredentials(value: string): { url: string; username: string; password: string } {
+  const { url } = checkEndpoint('repo', value, { protocols: ['https:', 'http:'] });
+  const given = new URL(value);
+  if (!given.username && !given.password) return { url: value, username: '', password: '' };
+  if (!given.username) throw new InputError('repo', value, 'a URL whose `user:password@` names a user', true);
+  return { url: url.href, username: decode(given.username), password: decode(given.password) };
+}
+
+function decode(text: string): string {
+  try {
+    return decodeURIComponent(text);
+  } catch {
+    return text;
+  }
 }

@@ -2,7 +2,7 @@ import * as core from '@actions/core';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { tmpdir } from 'node:os';
-import { KubeconfigFile, Timeline, addDetails, addTable, createDeployment, createDeploymentStatus, exec, getContext, run, writeSummary, type GitHubApi } from '@slipway/shared';
+import { InputError, KubeconfigFile, Timeline, addDetails, addTable, createDeployment, createDeploymentStatus, exec, getContext, run, writeSummary, type GitHubApi } from '@slipway/shared';
 import * as helm from '@slipway/shared/helm';
 import { Kubectl } from '@slipway/shared/routing';
 import { readInputs, type HelmDeployConfig } from './inputs';
@@ -12,7 +12,11 @@ async function helmBinary(config: HelmDeployConfig): Promise<string> {
   if (!config.helmVersion) return 'helm';
   const onPath = await exec('helm', ['version', '--template', '{{.Version}}'], { silent: true }).then((r) => r.stdout.trim(), () => '');
   if (onPath.split('+')[0] === config.helmVersion) return 'helm';
-  return helm.installHelm(config.helmVersion, config.helmMirror);
+  const archive = helm.helmArchive(config.helmVersion);
+  if (!archive.pinned && !config.helmChecksum) {
+    throw new InputError('helm-checksum', '', `the SHA-256 of ${archive.name} from the Helm release page, since Slipway pins only Helm ${Object.keys(helm.HELM_RELEASES).join(' and ')} (a checksum from the mirror itself proves nothing)`);
+  }
+  return helm.installHelm(config.helmVersion, config.helmMirror, config.helmChecksum ? { sha256: config.helmChecksum, source: 'the helm-checksum input' } : undefined);
 }
 
 run(async () => {
@@ -57,6 +61,7 @@ run(async () => {
       createNamespace: config.createNamespace,
       valuesFiles: values.files,
       set: values.set,
+      literal: values.literal,
       wait: config.wait,
       timeout: config.timeout,
       rollbackOnFailure: config.rollbackOnFailure,

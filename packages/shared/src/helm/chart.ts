@@ -4,10 +4,12 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { displayUrl } from '../secrets/index';
 import type { Helm } from './helm';
 
 export interface ChartSource {
   chart: string;
+  /** The repository URL without user-info (credentials go in username and password). */
   repo?: string;
   username?: string;
   password?: string;
@@ -26,7 +28,9 @@ export function privateHelmConfig(): { env: Record<string, string>; remove(): vo
 export async function prepareChart(helm: Helm, source: ChartSource): Promise<string> {
   const login = source.username ? ['--username', source.username, '--password-stdin'] : [];
   if (source.repo) {
-    await helm.run(['repo', 'add', 'slipway-chart-repo', source.repo, '--force-update', ...login], { input: source.password });
+    // Logged as scheme + host: a repository's path may hold an access token (e.g. Cloudsmith's).
+    const args = ['repo', 'add', 'slipway-chart-repo', source.repo, '--force-update', ...login];
+    await helm.run(args, { input: source.password, shown: args.map((arg) => (arg === source.repo ? displayUrl(arg) : arg)) });
     return `slipway-chart-repo/${source.chart}`;
   }
   if (source.chart.startsWith('oci://') && source.username) {

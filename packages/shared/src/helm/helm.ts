@@ -29,6 +29,8 @@ export interface UpgradeOptions {
   valuesFiles: string[];
   /** `--set key=value` arguments, in order (later wins). */
   set: string[];
+  /** `--set-literal key=value` arguments (Helm 3.12+), applied after every --set; the value is never parsed. */
+  literal?: string[];
   wait: boolean;
   timeout: string;
   rollbackOnFailure: boolean;
@@ -73,6 +75,19 @@ export class Helm {
     return this.version.startsWith('v4.') ? 4 : 3;
   }
 
+  /** The chart and its values, as upgrade and template take them (later values win). */
+  private chartArgs(o: UpgradeOptions): string[] {
+    const args = [o.chart];
+    if (o.version) args.push('--version', o.version);
+    for (const file of o.valuesFiles) args.push('--values', file);
+    for (const value of o.set) args.push('--set', value);
+    if (o.literal?.length && this.major === 3 && Number(/^v3\.(\d+)\./.exec(this.version)?.[1]) < 12) {
+      throw new Error(`helm ${this.version} has no --set-literal (Helm 3.12 and later), which the image repository and tag are passed with: use a newer Helm`);
+    }
+    for (const value of o.literal ?? []) args.push('--set-literal', value);
+    return args;
+  }
+
   private globals(namespace = this.target.namespace): string[] {
     return [
       ...(this.target.kubeconfigPath ? [`--kubeconfig=${this.target.kubeconfigPath}`] : []),
@@ -81,9 +96,12 @@ export class Helm {
     ];
   }
 
-  /** Runs helm; output is captured (logged by the caller), errors carry Helm's own message. */
-  async run(args: string[], options: { input?: string; echo?: boolean } = {}): Promise<string> {
-    core.info(`helm ${args.join(' ')}`);
+  /**
+   * Runs helm; output is captured (logged by the caller), errors carry Helm's own message. `shown` is
+   * the command line to log instead of args, when an argument must not be printed whole.
+   */
+  async run(args: string[], options: { input?: string; echo?: boolean; shown?: string[] } = {}): Promise<string> {
+    core.info(`helm ${(options.shown ?? args).join(' ')}`);
     try {
       return (await exec(this.binary, [...args, ...this.globals()], { silent: !options.echo, input: options.input, secrets: this.secrets, env: { ...process.env, ...this.target.env } })).stdout;
     } catch (error) {
@@ -108,7 +126,7 @@ export class Helm {
 
   /** `helm upgrade --install`, with the rollback and wait flags of this Helm's major version. */
   upgradeArgs(o: UpgradeOptions): string[] {
-    const args = ['upgrade', o.release, ...chartArgs(o), '--install', '--history-max', String(o.historyMax), '--timeout', o.timeout];
+    const args = ['upgrade', o.release, ...this.chartArgs(o), '--install', '--history-max', String(o.historyMax), '--timeout', o.timeout];
     if (o.createNamespace) args.push('--create-namespace');
     if (o.dryRun) args.push(`--dry-run=${o.dryRun}`, '--output', 'json');
     else if (this.major === 4) {
@@ -132,7 +150,7 @@ export class Helm {
    * still asks the cluster for the release), an upgrade's server-side dry run otherwise.
    */
   async render(o: UpgradeOptions & { dryRun: 'client' | 'server' }): Promise<string> {
-    if (o.dryRun === 'client') return this.run(['template', o.release, ...chartArgs(o)]);
+    if (o.dryRun === 'client') return this.run(['template', o.release, ...this.chartArgs(o)]);
     const release = JSON.parse(await this.run(this.upgradeArgs(o))) as { manifest?: string; hooks?: { manifest: string }[] };
     return [release.manifest ?? '', ...(release.hooks ?? []).map((h) => h.manifest)].join('\n---\n');
   }
@@ -157,15 +175,6 @@ export class Helm {
 /** The test pods `helm test` reports (`TEST SUITE: <pod>`), to read their logs. */
 export function testPods(output: string): string[] {
   return [...output.matchAll(/^TEST SUITE:\s+(\S+)$/gm)].map((m) => m[1] as string).filter((name) => name !== 'None');
-}
-
-/** The chart and its values, as upgrade and template take them (later values win). */
-function chartArgs(o: UpgradeOptions): string[] {
-  const args = [o.chart];
-  if (o.version) args.push('--version', o.version);
-  for (const file of o.valuesFiles) args.push('--values', file);
-  for (const value of o.set) args.push('--set', value);
-  return args;
 }
 
 const lastLines = (text: string, n = 8) => text.trim().split('\n').slice(-n).join('\n');
