@@ -130,8 +130,9 @@ describe('dist/helm-deploy/index.js with Helm 4', () => {
     const cases: [Record<string, string>, RegExp][] = [
       [{ chart: './no-such-chart' }, /Input 'chart' is invalid: got "\.\/no-such-chart"; expected an existing chart folder/],
       [{ chart: 'oci://ghcr.io/acme/shop', repo: 'https://charts.example.com' }, /Input 'repo' is invalid: got "https:\/\/charts.example.com"; expected empty with an `oci:\/\/` chart/],
-      [{ set: 'image.tag 1.0' }, /Input 'set' is invalid: got "image.tag 1.0"; expected one `key=value` per line/],
-      [{ set: 'db.password' }, /Input 'set' is invalid: got "db.password"; expected one `key=value` per line/],
+      [{ set: 'image.tag 1.0' }, /Input 'set' is invalid: got "line 1 \(not shown: it may hold a secret\)"; expected one `key=value` per line/],
+      [{ set: 'replicaCount=1\ndb.password' }, /Input 'set' is invalid: got "line 2 \(not shown: it may hold a secret\)"; expected one `key=value` per line/],
+      [{ 'image-tag': '1.2.3,securityContext.privileged=true' }, /Input 'image-tag' is invalid: got "1\.2\.3,securityContext\.privileged=true"; expected an image tag/],
       [{ 'dry-run': 'yes' }, /Input 'dry-run' is invalid: got "yes"; expected one of `false`, `client`, `server`/],
       [{ release: 'Shop_1' }, /Input 'release' is invalid: got "Shop_1"; expected a release name of lowercase letters/],
       [{ environment: 'production' }, /Input 'github-token' is invalid: got an empty value; expected a token with `deployments: write`/],
@@ -184,40 +185,38 @@ describe('dist/helm-deploy/index.js with GitHub Deployments and a pinned Helm 3'
     }
   }, 90_000);
 
-  it('installs a pinned Helm 3 through the tool cache after checking its SHA-256, and deploys with Helm 3 flags', async () => {
-    // A mirror of get.helm.sh on loopback, serving this machine's Helm 3 build as the release archive.
+  it('installs a Helm 3 through the tool cache after checking its SHA-256 against helm-checksum, and deploys with Helm 3 flags', async () => {
+    // A mirror of get.helm.sh on loopback, serving this machine's Helm 3 build as the release archive
+    // of an unpinned version, whose checksum the user gives (test/adversarial/helm-deploy.test.ts has
+    // the pinned versions refusing such an archive).
     const mirror = mkdtempSync(join(tmpdir(), 'slipway-helm-mirror-'));
     mkdirSync(join(mirror, 'linux-amd64'));
     copyFileSync(join(binDir(), 'helm3'), join(mirror, 'linux-amd64', 'helm'));
-    const name = 'helm-v3.19.0-linux-amd64.tar.gz';
+    const name = 'helm-v3.18.7-linux-amd64.tar.gz';
     await exec('tar', ['-czf', join(mirror, name), '-C', mirror, 'linux-amd64'], { silent: true });
     const archive = readFileSync(join(mirror, name));
-    let checksum = `${createHash('sha256').update(archive).digest('hex')}  ${name}\n`;
     const server = await listen((req, res) => {
       if (req.url === `/${name}`) return res.writeHead(200, { 'content-type': 'application/gzip' }).end(archive);
-      if (req.url === `/${name}.sha256sum`) return res.writeHead(200).end(checksum);
       res.writeHead(404).end();
     });
     const toolCache = mkdtempSync(join(tmpdir(), 'slipway-toolcache-'));
     try {
-      const inputs = { release: 'shop3', 'helm-version': 'v3.19.0', 'helm-mirror': server.url };
-      checksum = `${'0'.repeat(64)}  ${name}\n`;
-      const refused = await deploy(inputs, { RUNNER_TOOL_CACHE: toolCache });
+      const inputs = { release: 'shop3', 'helm-version': 'v3.18.7', 'helm-mirror': server.url, 'helm-checksum': createHash('sha256').update(archive).digest('hex') };
+      const refused = await deploy({ ...inputs, 'helm-checksum': '0'.repeat(64) }, { RUNNER_TOOL_CACHE: toolCache });
       expect(refused.exitCode).toBe(1);
-      expect(refused.stdout).toMatch(/::error::helm-v3\.19\.0-linux-amd64\.tar\.gz has SHA-256 [0-9a-f]{64}, but .*\.sha256sum says 0{64}: not installing it/);
+      expect(refused.stdout).toMatch(/::error::helm-v3\.18\.7-linux-amd64\.tar\.gz has SHA-256 [0-9a-f]{64}, but the helm-checksum input says 0{64}: not installing it/);
       expect((await history('shop3')).items).toEqual([]);
 
-      checksum = `${createHash('sha256').update(archive).digest('hex')}  ${name}\n`;
       const run = await deploy(inputs, { RUNNER_TOOL_CACHE: toolCache });
       expect(run.exitCode, log(run)).toBe(0);
-      expect(run.stdout).toMatch(/helm 3\.19\.0 installed \(SHA-256 [0-9a-f]{64} verified against .*\.sha256sum\)/);
+      expect(run.stdout).toMatch(/helm 3\.18\.7 installed \(SHA-256 [0-9a-f]{64} verified against the helm-checksum input\)/);
       expect(run.stdout).toContain('Helm: v3.');
       expect(run.stdout).toMatch(/helm upgrade shop3 \S+ .*--install .* --atomic --wait --cleanup-on-fail/);
       expect(run.outputs).toMatchObject({ revision: '1', status: 'deployed' });
       // The next job finds it in the tool cache.
       const again = await deploy({ ...inputs, 'image-tag': '1.0.2' }, { RUNNER_TOOL_CACHE: toolCache });
       expect(again.exitCode, log(again)).toBe(0);
-      expect(again.stdout).toContain('helm 3.19.0 from the tool cache');
+      expect(again.stdout).toContain('helm 3.18.7 from the tool cache');
       expect(again.outputs).toMatchObject({ revision: '2', 'previous-revision': '1' });
       // Helm 3's --atomic rolls a failed rollout back, reported the same way.
       const broken = await deploy({ ...inputs, 'image-tag': 'never-ready', timeout: '10s' }, { RUNNER_TOOL_CACHE: toolCache });

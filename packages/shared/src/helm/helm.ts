@@ -2,6 +2,7 @@
 // call is an argv array, and the kubeconfig, context and namespace are always explicit.
 import * as core from '@actions/core';
 import { exec, ExecError } from '../exec';
+import { redact } from '../secrets/index';
 
 export interface HelmTarget {
   kubeconfigPath?: string;
@@ -101,7 +102,8 @@ export class Helm {
    * the command line to log instead of args, when an argument must not be printed whole.
    */
   async run(args: string[], options: { input?: string; echo?: boolean; shown?: string[] } = {}): Promise<string> {
-    core.info(`helm ${(options.shown ?? args).join(' ')}`);
+    // A `--set db.password=…` line is shown as `--set db.password=***`, not left to the runner's mask.
+    core.info(redact(`helm ${(options.shown ?? args).join(' ')}`, this.secrets));
     try {
       return (await exec(this.binary, [...args, ...this.globals()], { silent: !options.echo, input: options.input, secrets: this.secrets, env: { ...process.env, ...this.target.env } })).stdout;
     } catch (error) {
