@@ -1,4 +1,4 @@
-import { InputError, getBoolean, getContext, getDuration, getEnum, getInteger, getList, getString } from '@slipway/shared';
+import { InputError, checkDatabaseUri, getBoolean, getContext, getDuration, getEnum, getInteger, getList, getString } from '@slipway/shared';
 import * as backup from '@slipway/shared/backup';
 
 export interface BackupDbConfig {
@@ -53,11 +53,9 @@ export function readInputs(env: NodeJS.ProcessEnv = process.env): BackupDbConfig
   const passphrase = getString('encryption-passphrase', secret);
   const identityText = getString('decryption-identity', secret);
   const decryptionPassphrase = getString('decryption-passphrase', secret);
-  // A URI's password can also appear decoded (e.g. %40 → @); mask that form too.
-  for (const uri of [uriInput, targetUri, verifyUri]) {
-    const password = /^[^:]+:\/\/[^:@/]*:([^@/]*)@/.exec(uri)?.[1];
-    if (password) backup.maskPassword(password);
-  }
+  // Each URI is read whole before anything derived from it can be printed: its password (raw and
+  // decoded) and secret parameters are registered, and a URI that cannot be read fails here.
+  for (const [name, uri] of [['uri', uriInput], ['target-uri', targetUri], ['verify-uri', verifyUri]] as const) if (uri) checkDatabaseUri(name, uri);
 
   const mode = getEnum('mode', ['backup', 'restore', 'verify', 'prune'] as const, 'backup');
   const uri = uriInput || (mode === 'restore' ? targetUri : '');

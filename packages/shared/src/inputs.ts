@@ -1,5 +1,5 @@
 import * as core from '@actions/core';
-import { endpointOf, maskValue, registerSecret, type Endpoint } from './secrets/index';
+import { DatabaseUriError, endpointOf, maskValue, parseDatabaseUri, registerSecret, type DatabaseEngine, type DatabaseUri, type Endpoint } from './secrets/index';
 import { parseDuration } from './duration';
 
 /** A user-facing mistake in an input: the message names the input, the bad value and the expected form. */
@@ -217,6 +217,19 @@ function parseUrl(name: string, value: string, options: UrlOptions): URL {
     );
   }
   return url;
+}
+
+/**
+ * A database connection string, read completely by parseDatabaseUri (which registers its password and
+ * secret parameters first); the error names the input and never quotes the URI or a part of it.
+ */
+export function checkDatabaseUri(name: string, value: string, engine?: DatabaseEngine): DatabaseUri {
+  try {
+    return parseDatabaseUri(value, { engine });
+  } catch (error) {
+    if (error instanceof DatabaseUriError) throw new InputError(name, value, error.expected, true);
+    throw error;
+  }
 }
 
 export function isLoopback(hostname: string): boolean {

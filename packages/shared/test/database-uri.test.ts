@@ -99,6 +99,8 @@ describe('parseDatabaseUri', () => {
     expect(parseDatabaseUri('mongodb://u:p@h2:27018,H1/app').serverIdentity).toBe('h1:27017,h2:27018');
     expect(parseDatabaseUri('mongodb://h1,h2:27017/app').serverIdentity).toBe(parseDatabaseUri('mongodb://h2,h1/x').serverIdentity);
     expect(parseDatabaseUri('mongodb+srv://u:p@Cluster0.example.net/app').serverIdentity).toBe('_mongodb._tcp.cluster0.example.net');
+    expect(parseDatabaseUri('postgres://u:p@ignored/shop?host=H1,h2&port=6432').serverIdentity).toBe('h1:6432,h2:6432');
+    expect(parseDatabaseUri('postgres:///shop?host=%2Fvar%2Frun%2Fpostgresql').serverIdentity).toBe('/var/run/postgresql:5432');
     expect(parseDatabaseUri('postgres://u:p@shop-db/a').serverIdentity).not.toBe(parseDatabaseUri('postgres://u:p@shop-db:5433/a').serverIdentity);
   });
 

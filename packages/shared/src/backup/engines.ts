@@ -1,4 +1,3 @@
-import * as core from '@actions/core';
 import { randomBytes } from 'node:crypto';
 import { InputError } from '../inputs';
 import { compareManifest, type Manifest } from './manifest';
@@ -115,16 +114,5 @@ export async function restoreAndCompare(engine: Engine, source: AsyncIterable<Ui
     if (engine === 'mongodb') await dropMongoDatabases(verifyUri, scratchDbs);
     else if (engine === 'postgres') await dropPgDatabase(verifyUri, scratchDbs[0] as string);
     else await dropMysqlDatabase(verifyUri, scratchDbs[0] as string);
-  }
-}
-
-/** Registers a connection string's password, decoded as the tools see it, for masking. */
-export function maskPassword(password: string): void {
-  core.setSecret(password);
-  try {
-    const decoded = decodeURIComponent(password);
-    if (decoded !== password) core.setSecret(decoded);
-  } catch {
-    // Not percent-encoded: the raw form is masked already.
   }
 }

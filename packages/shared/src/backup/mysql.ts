@@ -2,7 +2,7 @@ import { accessSync, constants, mkdtempSync, rmSync, writeFileSync } from 'node:
 import { tmpdir } from 'node:os';
 import { delimiter, join } from 'node:path';
 import { exec, feedCommand, streamCommand } from '../exec';
-import { InputError } from '../inputs';
+import { InputError, checkDatabaseUri } from '../inputs';
 import { selector } from './glob';
 import type { Manifest, ManifestObject } from './manifest';
 import { SqlDumpScanner } from './sql-dump-scanner';
@@ -15,22 +15,11 @@ export interface MysqlConnection {
   database: string;
 }
 
-/** Splits a `mysql://` / `mariadb://` URI; the error names the input and masks the URI. */
+/** Reads a `mysql://` / `mariadb://` URI; the error names the input and masks the URI. */
 export function mysqlConnection(uri: string, input = 'uri'): MysqlConnection {
-  let url: URL;
-  try {
-    url = new URL(uri);
-  } catch {
-    throw new InputError(input, uri, 'a URI such as `mysql://user:password@host:3306/database`', true);
-  }
-  if (url.protocol !== 'mysql:' && url.protocol !== 'mariadb:') throw new InputError(input, uri, 'a URI starting with mysql:// or mariadb://', true);
-  return {
-    user: decodeURIComponent(url.username),
-    password: decodeURIComponent(url.password),
-    host: url.hostname.replace(/^\[|\]$/g, '') || '127.0.0.1',
-    port: Number(url.port || 3306),
-    database: decodeURIComponent(url.pathname.replace(/^\//, '')),
-  };
+  const parsed = checkDatabaseUri(input, uri, 'mysql');
+  const [server] = parsed.hosts;
+  return { user: parsed.user, password: parsed.password ?? '', host: server?.host || '127.0.0.1', port: server?.port ?? 3306, database: parsed.database };
 }
 
 function onPath(name: string): boolean {

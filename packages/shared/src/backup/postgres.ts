@@ -1,8 +1,8 @@
 import { spawn } from 'node:child_process';
 import { createInterface } from 'node:readline';
 import { exec, feedCommand, streamCommand } from '../exec';
-import { InputError } from '../inputs';
-import { redact } from '../secrets/index';
+import { InputError, checkDatabaseUri } from '../inputs';
+import { formatDatabaseUri, parseDatabaseUri, redact } from '../secrets/index';
 import { selector } from './glob';
 import type { Manifest, ManifestObject } from './manifest';
 
@@ -14,22 +14,11 @@ export interface PgConnection {
   password: string;
 }
 
-/** Splits a `postgres://` / `postgresql://` URI; the error names the input and masks the URI. */
+/** Reads a `postgres://` / `postgresql://` URI; the error names the input and masks the URI. */
 export function pgConnection(uri: string, input = 'uri'): PgConnection {
-  let url: URL;
-  try {
-    url = new URL(uri);
-  } catch {
-    throw new InputError(input, uri, 'a URI such as `postgres://user:password@host:5432/database`', true);
-  }
-  if (url.protocol !== 'postgres:' && url.protocol !== 'postgresql:') {
-    throw new InputError(input, uri, 'a URI starting with postgres:// or postgresql://', true);
-  }
-  const database = decodeURIComponent(url.pathname.replace(/^\//, ''));
-  if (!database) throw new InputError(input, uri, 'a URI that names the database, such as `postgres://user@host/shop`', true);
-  const password = decodeURIComponent(url.password);
-  url.password = '';
-  return { dbname: url.toString(), database, password };
+  const parsed = checkDatabaseUri(input, uri, 'postgres');
+  if (!parsed.database) throw new InputError(input, uri, 'a URI that names the database, such as `postgres://user@host/shop`', true);
+  return { dbname: formatDatabaseUri(parsed, { password: false }), database: parsed.database, password: parsed.password ?? '' };
 }
 
 const SEP = '\u001f';
@@ -198,9 +187,7 @@ async function adminSql(uri: string, sql: string, input: string): Promise<void> 
 
 /** The same connection string with another database in its path (PostgreSQL and MySQL alike). */
 export function uriWithDatabase(uri: string, database: string): string {
-  const url = new URL(uri);
-  url.pathname = `/${encodeURIComponent(database)}`;
-  return url.toString();
+  return formatDatabaseUri(parseDatabaseUri(uri), { password: true, database });
 }
 
 export async function createPgDatabase(uri: string, database: string): Promise<void> {

@@ -150,6 +150,15 @@ function normalHost(host: string): string {
   }
 }
 
+/** The servers connected to: libpq takes `host` and `port` parameters over the URI's (one port for all, or one each). */
+function servers(engine: DatabaseEngine, hosts: DatabaseHost[], params: [string, string][]): DatabaseHost[] {
+  if (engine !== 'postgres') return hosts;
+  const param = (key: string) => params.filter(([k]) => k === key).at(-1)?.[1].split(',');
+  const names = param('host') ?? hosts.map((h) => h.host);
+  const ports = param('port')?.map((p) => (p === '' ? undefined : Number(p))) ?? hosts.map((h) => h.port);
+  return names.map((host, i) => ({ host, port: ports.length === 1 ? ports[0] : ports[i] }));
+}
+
 /**
  * Reads a connection string completely (every part decoded), and registers its password (raw and
  * decoded) and its secret parameters for masking before anything derived from it can be printed.
@@ -213,7 +222,7 @@ export function parseDatabaseUri(uri: string, options: { engine?: DatabaseEngine
   const passwordParam = engine === 'mongodb' ? undefined : params.find(([k]) => k === 'password')?.[1];
   const identity = srv
     ? `_mongodb._tcp.${normalHost(hosts[0]?.host ?? '')}`
-    : [...new Set(hosts.map((h) => `${normalHost(h.host)}:${h.port ?? DEFAULT_PORTS[engine]}`))].sort().join(',');
+    : [...new Set(servers(engine, hosts, params).map((h) => `${normalHost(h.host)}:${h.port ?? DEFAULT_PORTS[engine]}`))].sort().join(',');
   return {
     scheme,
     engine,

@@ -1,7 +1,8 @@
 import { hash } from 'node:crypto';
 import { BSON, EJSON } from 'bson';
 import type { Document, MongoClient } from 'mongodb';
-import { InputError } from '../../inputs';
+import { InputError, checkDatabaseUri } from '../../inputs';
+import { formatDatabaseUri, redact } from '../../secrets/index';
 import type { Manifest, ManifestObject } from '../manifest';
 import { selector } from '../glob';
 import { encodeEof, encodePrelude, encodeSegment, readArchive, type CollectionMetadata } from './archive';
@@ -20,20 +21,18 @@ export interface MongoSelection {
 
 /** The database a `mongodb://` URI names in its path, if any. */
 export function mongoUriDatabase(uri: string, input = 'uri'): string | undefined {
-  const match = /^mongodb(\+srv)?:\/\/[^/]*(?:\/([^?]*))?/.exec(uri);
-  if (!match) throw new InputError(input, uri, 'a URI such as `mongodb://user:password@host:27017/database`', true);
-  const db = decodeURIComponent(match[2] ?? '');
-  return db || undefined;
+  return checkDatabaseUri(input, uri, 'mongodb').database || undefined;
 }
 
 export async function connectMongo(uri: string, input = 'uri'): Promise<MongoClient> {
-  mongoUriDatabase(uri, input);
+  // The driver gets the URI rebuilt fully encoded: it refuses a password with `/`, `?` or `@` as written.
+  const canonical = formatDatabaseUri(checkDatabaseUri(input, uri, 'mongodb'), { password: true });
   const { MongoClient } = await import('mongodb');
   let client: MongoClient;
   try {
-    client = new MongoClient(uri, { serverSelectionTimeoutMS: 15_000, appName: 'slipway-backup-db' });
+    client = new MongoClient(canonical, { serverSelectionTimeoutMS: 15_000, appName: 'slipway-backup-db' });
   } catch (error) {
-    throw new InputError(input, uri, `a valid MongoDB connection string (${(error as Error).message})`, true);
+    throw new InputError(input, uri, `a valid MongoDB connection string (${redact((error as Error).message)})`, true);
   }
   await client.connect();
   return client;
