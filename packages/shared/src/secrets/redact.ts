@@ -7,14 +7,22 @@ import { registeredSecrets } from './registry';
 export function maskValue(value: string): string {
   if (value === '') return '';
   const url = parseUrl(value);
-  if (url?.host) return `${url.protocol}//${url.host}/***`;
+  if (url?.host && trustedHost(url)) return `${url.protocol}//${url.host}/***`;
   return '***';
 }
 
 /** A URL for messages: scheme and host only, e.g. `https://hooks.slack.com`. */
 export function displayUrl(url: URL | string): string {
   const parsed = typeof url === 'string' ? parseUrl(url) : url;
-  return parsed?.host ? `${parsed.protocol}//${parsed.host}` : '(a URL)';
+  return parsed?.host && trustedHost(parsed) ? `${parsed.protocol}//${parsed.host}` : '(a URL)';
+}
+
+/**
+ * Whether what the URL parser calls the host is one. A password holding `/`, `?` or `#` ends the
+ * authority early (`postgres://u:1234/x@h` has host `u`, port 1234): an `@` after it gives that away.
+ */
+function trustedHost(url: URL): boolean {
+  return !`${url.pathname}${url.search}${url.hash}`.includes('@');
 }
 
 function parseUrl(value: string): URL | undefined {
