@@ -1,10 +1,12 @@
-import { chmodSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { freePort } from '../helpers/net';
 import { requireCommand, startService, type Service } from './process';
 
 export interface Nginx extends Service {
+  /** nginx's prefix folder (config, pid file, logs), removed by stop(). */
+  dir: string;
   /** The file nginx includes inside `http { }`: the one a router owns. */
   upstreamFile: string;
   /** `nginx -t` and `nginx -s reload` for this instance, as the router inputs take them. */
@@ -60,6 +62,7 @@ http {
   return {
     url: `http://127.0.0.1:${port}`,
     port,
+    dir,
     upstreamFile,
     testCommand: ['nginx', '-t', '-q', ...base],
     reloadCommand: ['nginx', '-s', 'reload', ...base],
@@ -68,4 +71,30 @@ http {
       rmSync(dir, { recursive: true, force: true });
     },
   };
+}
+
+let wrappers = 0;
+
+/**
+ * A reload command as the wrappers users have (`systemctl reload nginx`, `docker exec proxy nginx -s
+ * reload`): a script that reloads this nginx and then reports failure on the given calls (1 = the
+ * first), or, with `delayMs`, reloads it that much later in the background and returns at once, as
+ * `systemctl reload --no-block` or a signal sent to a container does. calls() counts its runs.
+ */
+export function reloadWrapper(nginx: Nginx, options: { failOnCalls?: number[]; failFromCall?: number; delayMs?: number }): { command: string; calls(): number } {
+  const name = `reload-wrapper-${++wrappers}`;
+  const script = join(nginx.dir, `${name}.sh`);
+  const counter = join(nginx.dir, `${name}.count`);
+  const reload = nginx.reloadCommand.map((a) => `'${a}'`).join(' ');
+  writeFileSync(script, [
+    '#!/bin/sh',
+    `n=$(cat '${counter}' 2>/dev/null || echo 0); n=$((n + 1)); echo "$n" > '${counter}'`,
+    options.delayMs ? `( sleep ${options.delayMs / 1000}; ${reload} ) >/dev/null 2>&1 &` : `${reload} || exit 2`,
+    `case " ${(options.failOnCalls ?? []).join(' ')} " in *" $n "*) echo "reload wrapper: call $n reports failure" >&2; exit 1;; esac`,
+    options.failFromCall ? `[ "$n" -ge ${options.failFromCall} ] && { echo "reload wrapper: call $n reports failure" >&2; exit 1; }` : '',
+    'exit 0',
+    '',
+  ].join('\n'));
+  chmodSync(script, 0o755);
+  return { command: script, calls: () => (existsSync(counter) ? Number(readFileSync(counter, 'utf8')) : 0) };
 }

@@ -1,4 +1,4 @@
-import { InputError, checkUrl, getBoolean, getDuration, getEnum, getInteger, getNumber, getString } from '@slipway/shared';
+import { InputError, checkUrl, contextVars, getBoolean, getContext, getDuration, getEnum, getInteger, getNumber, getString, renderTemplate } from '@slipway/shared';
 import * as routing from '@slipway/shared/routing';
 
 export const COLORS = ['blue', 'green'] as const;
@@ -11,6 +11,10 @@ export interface BlueGreenConfig {
   router: routing.RouterConfig;
   health?: routing.HealthGate;
   watch?: routing.WatchSpec;
+  /** Before the watch: answers from watch-url that must identify the new colour (`{{ color }}` in body). */
+  confirm?: { header?: string; body?: string; answers: number };
+  /** How long the router (and the answers) may take to confirm that the new colour serves. */
+  confirmTimeoutMs: number;
   autoRollback: boolean;
   /** Kubernetes: each colour's Deployment, scaled back up before traffic goes to it if Slipway scaled it down. */
   deployments?: Record<Color, string>;
@@ -36,14 +40,16 @@ export function readInputs(): BlueGreenConfig {
   let health: routing.HealthGate | undefined;
   const healthUrl = getString('health-url');
   if (healthUrl) {
-    const intervalMs = getDuration('health-interval', '5s');
+    // Checked for both colours now: a bad URL would otherwise be found only after health-timeout.
+    for (const color of COLORS) checkUrl('health-url', renderTemplate(healthUrl, contextVars(getContext(), { color }), 'health-url'), { allowInsecure: true });
+    const intervalMs = routing.getPeriod('health-interval', '5s');
     health = {
       url: healthUrl,
       expectStatus,
       expectBody: getString('health-expect-body') || undefined,
       successes: getInteger('health-successes', 3, { min: 1, max: 100 }),
       intervalMs,
-      deadlineMs: getDuration('health-timeout', '2m'),
+      deadlineMs: routing.getPeriod('health-timeout', '2m'),
       timeoutMs: probeTimeout(intervalMs),
     };
   }
@@ -55,15 +61,26 @@ export function readInputs(): BlueGreenConfig {
   if (prometheusUrl && !watchQuery) throw new InputError('watch-query', '', 'a PromQL query returning one error rate (0–1), since prometheus-url is set');
   if (watchQuery && !prometheusUrl) throw new InputError('prometheus-url', '', 'the Prometheus base URL, since watch-query is set');
   if (watchUrl || prometheusUrl) {
-    const intervalMs = getDuration('watch-interval', '10s');
+    const intervalMs = routing.getPeriod('watch-interval', '10s');
     const maxErrorRate = getNumber('watch-max-error-rate', 0.01, { min: 0, below: 1, expected: 'a fraction from 0 to below 1, e.g. `0.01` for 1 %' });
     watch = {
-      durationMs: getDuration('watch-duration', '5m'),
+      durationMs: routing.getPeriod('watch-duration', '5m'),
       intervalMs,
       maxErrorRate,
+      consecutiveErrorLimit: getInteger('consecutive-error-limit', 4, { min: 0, max: 1000 }),
       url: watchUrl ? { url: checkUrl('watch-url', watchUrl, { allowInsecure: true }).toString(), expectStatus, timeoutMs: probeTimeout(intervalMs) } : undefined,
       prometheus: prometheusUrl ? { url: checkUrl('prometheus-url', prometheusUrl, { allowInsecure: true }).toString(), query: watchQuery } : undefined,
     };
+  }
+  const confirmTimeoutMs = routing.getPeriod('confirm-timeout', '1m');
+  let confirm: BlueGreenConfig['confirm'];
+  const header = getString('confirm-header');
+  const body = getString('confirm-body');
+  if (header && !/^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/.test(header)) throw new InputError('confirm-header', header, 'an HTTP header name, e.g. `X-Color`');
+  if (body) for (const color of COLORS) renderTemplate(body, contextVars(getContext(), { color }), 'confirm-body');
+  if (header || body) {
+    if (!watchUrl) throw new InputError('watch-url', '', `the URL whose answers ${header ? 'confirm-header' : 'confirm-body'} checks, since it is set`);
+    confirm = { header: header || undefined, body: body || undefined, answers: getInteger('confirm-answers', 3, { min: 1, max: 1000 }) };
   }
   const named = { blue: getString('deployment-blue'), green: getString('deployment-green') };
   const deployments = named.blue || named.green ? named : undefined;
@@ -74,5 +91,5 @@ export function readInputs(): BlueGreenConfig {
     scaleDownDelayMs = getDuration('scale-down-delay', '0s');
     if (!deployments) throw new InputError('deployment-blue', '', 'the Deployments of both colours (deployment-blue, deployment-green, Kubernetes routers), since scale-down-delay is set');
   }
-  return { action, target, router, health, watch, autoRollback: getBoolean('auto-rollback', true), deployments, scaleDownDelayMs, summary: getBoolean('summary', true) };
+  return { action, target, router, health, watch, confirm, confirmTimeoutMs, autoRollback: getBoolean('auto-rollback', true), deployments, scaleDownDelayMs, summary: getBoolean('summary', true) };
 }

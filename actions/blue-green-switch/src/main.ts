@@ -1,5 +1,5 @@
 import * as core from '@actions/core';
-import { InputError, Timeline, addTable, contextVars, formatDuration, getContext, renderTemplate, run, sleep, writeSummary } from '@slipway/shared';
+import { InputError, Timeline, addTable, contextVars, escapeHtml, formatDuration, getContext, renderTemplate, run, sleep, writeSummary } from '@slipway/shared';
 import * as routing from '@slipway/shared/routing';
 import { COLORS, other, readInputs, type Color } from './inputs';
 
@@ -22,6 +22,7 @@ run(async () => {
     const replicas = await routing.scaleBackUp(kubectl, deployment, config.health?.deadlineMs ?? 120_000);
     if (replicas !== undefined) note('Scaled up', `deployment/${deployment} back to ${replicas} replicas and rolled out`);
   };
+  let failure: unknown;
   try {
     const state = await router.read();
     const live = liveColor(state.weights);
@@ -45,6 +46,12 @@ run(async () => {
       return;
     }
 
+    // Before anything changes: the watch may only start once something says the new colour serves.
+    const cannotConfirm = config.watch && (router.confirmServing ? await router.cannotConfirm?.() : `${config.router.kind} reports nothing when it serves new routing`);
+    if (cannotConfirm && !config.confirm) {
+      throw new InputError('confirm-body', '', `text that only the new colour's answers from watch-url contain (or set confirm-header), since ${cannotConfirm}: the watch would measure the old colour`);
+    }
+
     await ensureUp(target);
     if (config.health) {
       const url = renderTemplate(config.health.url, contextVars(context, { color: target }), 'health-url');
@@ -61,21 +68,33 @@ run(async () => {
     Object.assign(outputs, { active: target, previous: live ?? '', switched: 'true' });
     note('Switched', `all traffic to ${target}${live ? ` (was ${live})` : ''}`);
 
+    /** The switch did not hold: routing goes back exactly as it was (unless told not to), and the step fails. */
+    const rollBack = async (event: string, failed: string, why: string): Promise<never> => {
+      note(event, why);
+      if (!config.autoRollback) throw new Error(`${target} ${failed} after the switch: ${why}; auto-rollback is off, so traffic stays on ${target}`);
+      // Routing first: restore exactly what was there before anything else.
+      await router.restore(state.snapshot, record('automatic rollback'));
+      Object.assign(outputs, { active: live ?? '', previous: target, 'rolled-back': 'true' });
+      note('Rolled back', `routing restored as it was before the switch${live ? ` (all traffic to ${live})` : ''}`);
+      throw new Error(`${target} ${failed} after the switch (${why}); routing was rolled back${live ? ` to ${live}` : ''}`);
+    };
+
     if (config.watch) {
-      const watched = await routing.watchAfterSwitch(config.watch, (t) => core.info(`  watch: error rate ${(t.errorRate * 100).toFixed(1)} % (${t.detail})`));
-      const last = watched.ticks.at(-1);
-      if (watched.ok) {
-        note('Watch passed', `${formatDuration(config.watch.durationMs)}, error rate ${((last?.errorRate ?? 0) * 100).toFixed(2)} % ≤ ${config.watch.maxErrorRate * 100} %`);
-      } else {
-        const why = `error rate ${((last?.errorRate ?? 0) * 100).toFixed(1)} % > ${config.watch.maxErrorRate * 100} % (${last?.detail})`;
-        note('Watch failed', why);
-        if (!config.autoRollback) throw new Error(`${target} failed the watch after the switch: ${why}; auto-rollback is off, so traffic stays on ${target}`);
-        // Routing first: restore exactly what was there before anything else.
-        await router.restore(state.snapshot, record('automatic rollback'));
-        Object.assign(outputs, { active: live ?? '', previous: target, 'rolled-back': 'true' });
-        note('Rolled back', `routing restored as it was before the switch${live ? ` (all traffic to ${live})` : ''}`);
-        throw new Error(`${target} failed the watch after the switch (${why}); routing was rolled back${live ? ` to ${live}` : ''}`);
+      // A watch started right after the reload or patch would measure the old colour.
+      const waits: Promise<string>[] = [];
+      if (!cannotConfirm && router.confirmServing) waits.push(router.confirmServing(config.confirmTimeoutMs));
+      if (config.confirm && config.watch.url) {
+        const body = config.confirm.body && renderTemplate(config.confirm.body, contextVars(context, { color: target }), 'confirm-body');
+        waits.push(routing.confirmAnswers({ url: config.watch.url.url, color: target, header: config.confirm.header, body: body || undefined, answers: config.confirm.answers, timeoutMs: config.watch.url.timeoutMs, deadlineMs: config.confirmTimeoutMs }));
       }
+      const confirmed = await Promise.allSettled(waits);
+      const refused = confirmed.flatMap((c) => (c.status === 'rejected' ? [(c.reason as Error).message] : []));
+      if (refused.length) await rollBack('Not confirmed', 'was not confirmed serving', refused.join('; '));
+      note('Serving', confirmed.map((c) => (c as PromiseFulfilledResult<string>).value).join('; '));
+
+      const watched = await routing.watchAfterSwitch(config.watch, (t) => core.info(`  watch: error rate ${t.errorRate === undefined ? 'no data' : `${(t.errorRate * 100).toFixed(1)} %`} (${t.detail})`));
+      if (watched.ok) note('Watch passed', `${formatDuration(config.watch.durationMs)}, ${watched.reason}`);
+      else await rollBack('Watch failed', 'failed the watch', watched.reason);
     }
     if (config.scaleDownDelayMs !== undefined && config.deployments && kubectl && live) {
       const deployment = config.deployments[live];
@@ -84,15 +103,23 @@ run(async () => {
       const replicas = await routing.scaleDown(kubectl, deployment);
       note('Scaled down', `deployment/${deployment} from ${replicas} to 0 replicas (recorded for a rollback)`);
     }
+  } catch (error) {
+    failure = error;
+    throw error;
   } finally {
     close();
+    const uncertain = routing.routingMayDiffer(failure);
+    // Nothing can be said of the live colour when routing may differ from its record.
+    if (uncertain) outputs.active = '';
     core.setOutput('active', outputs.active);
     core.setOutput('previous', outputs.previous);
     core.setOutput('switched', outputs.switched);
     core.setOutput('rolled-back', outputs['rolled-back']);
     if (config.summary) {
       core.summary.addHeading(`blue-green-switch: ${config.action} (${config.router.kind})`, 3);
-      addTable(['', ''], [['Live', outputs.active || 'none'], ['Previous', outputs.previous || '—'], ['Switched', outputs.switched], ['Rolled back', outputs['rolled-back']]]);
+      if (uncertain) core.summary.addRaw(`<p><strong>⚠️ Routing may differ from what ${escapeHtml(config.router.kind)} was told: check it before anything else.</strong></p>\n`);
+      if (failure) core.summary.addRaw(`<p>${escapeHtml((failure as Error).message ?? String(failure))}</p>\n`);
+      addTable(['', ''], [['Live', outputs.active || (uncertain ? 'unknown' : 'none')], ['Previous', outputs.previous || '—'], ['Switched', outputs.switched], ['Rolled back', outputs['rolled-back']]]);
       timeline.addToSummary();
       await writeSummary();
     }

@@ -10,7 +10,7 @@ import { runEnv } from '../../../test/helpers/run-env';
 import { deployment, list, service } from '../../../test/cluster/manifests';
 import { useCluster } from '../../../test/cluster/use-cluster';
 import { startDemoApp, type DemoApp } from '../../../test/services/demo-app';
-import { startNginx, type Nginx } from '../../../test/services/nginx';
+import { reloadWrapper, startNginx, type Nginx } from '../../../test/services/nginx';
 import { startPrometheus } from '../../../test/services/prometheus';
 
 let blue: DemoApp;
@@ -131,13 +131,44 @@ describe('dist/blue-green-switch/index.js with nginx', () => {
       expect(run.exitCode).toBe(1);
       // Healthy ticks first: no data until blue's series have two scrapes, then 0 (info lines are not
       // command-encoded, so `%` stays `%`).
-      expect(run.stdout).toMatch(/watch: error rate 0\.0 % \(query(: no data| = 0)\)/);
+      expect(run.stdout).toMatch(/watch: error rate (no data \(query: no data\)|0\.0 % \(query = 0\))/);
       expect(run.stdout).toMatch(/::error::blue failed the watch after the switch \(error rate \d+\.\d %25 > 10 %25 \(query = [\d.]+\)\); routing was rolled back to green/);
       expect(readFileSync(nginx.upstreamFile, 'utf8')).toBe(before);
     } finally {
       await prometheus.stop();
     }
   }, 90_000);
+
+  it('starts the watch only once the new colour serves: a reload nginx takes up late is waited for, and answers must name the new colour', async () => {
+    // The target answers 500. The reload command returns at once and nginx reloads 1.5 s later (as
+    // `systemctl reload --no-block` or a signal sent to a container would): a watch started at once
+    // would measure the live colour and pass.
+    const before = readFileSync(nginx.upstreamFile, 'utf8');
+    const [live, target] = before.includes(`server ${green.address} weight=100`) ? [green, blue] : [blue, green];
+    const [liveName, targetName] = [live === green ? 'green' : 'blue', target === green ? 'green' : 'blue'];
+    await target.fail(1);
+    try {
+      const run = await runAction('blue-green-switch', {
+        ...nginxInputs(),
+        'nginx-reload-command': reloadWrapper(nginx, { delayMs: 1500 }).command,
+        'watch-url': nginx.url,
+        'watch-duration': '1s',
+        'watch-interval': '250ms',
+        'watch-max-error-rate': '0.05',
+        'confirm-body': '"color":"{{ color }}"',
+      }, RUN_ENV);
+      expect(run.exitCode, run.stdout).toBe(1);
+      expect(run.stdout).toMatch(new RegExp(`Serving: nginx's old workers \\([\\d, ]+\\) have exited [\\d.]+s after the reload: only the new file serves; 3 answers in a row from ${targetName}`));
+      expect(run.stdout.indexOf('Serving:')).toBeLessThan(run.stdout.indexOf('  watch:'));
+      expect(run.stdout).toMatch(new RegExp(`::error::${targetName} failed the watch after the switch \\(error rate 100\\.0 %25 > 5 %25 .*\\); routing was rolled back to ${liveName}`));
+      expect(run.outputs).toMatchObject({ active: liveName, previous: targetName, 'rolled-back': 'true' });
+      expect(readFileSync(nginx.upstreamFile, 'utf8')).toBe(before);
+      // The rollback's reload is late too; then the live colour serves everything again.
+      await expect.poll(async () => ((await (await fetch(nginx.url)).json()) as { color: string }).color, { timeout: 10_000, interval: 100 }).toBe(liveName);
+    } finally {
+      await target.fail(0);
+    }
+  }, 60_000);
 
   it('explains bad inputs, naming the input', async () => {
     const none = await runAction('blue-green-switch', {}, RUN_ENV);

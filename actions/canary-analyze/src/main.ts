@@ -1,5 +1,5 @@
 import * as core from '@actions/core';
-import { RunMetrics, formatDuration, getContext, pushMetrics, run, writeSummary } from '@slipway/shared';
+import { RunMetrics, escapeHtml, formatDuration, getContext, pushMetrics, run, writeSummary } from '@slipway/shared';
 import * as canary from '@slipway/shared/canary';
 import * as routing from '@slipway/shared/routing';
 import { readInputs } from './inputs';
@@ -47,6 +47,21 @@ run(async () => {
         for (const m of judgement.metrics) core.info(`    ${m.name}: ${m.result.classification}: ${m.result.reason}`);
       },
     }, controller.signal);
+    if (result.rollback) {
+      const said = `Rollback: ${result.rollback.how}; stable: ${result.rollback.stableHealth}.`;
+      if (result.rollback.stableReady === 0) core.warning(said);
+      else core.info(said);
+    }
+  } catch (error) {
+    // Taking the canary's traffic away failed (or the run could not start): the summary says so too.
+    if (config.summary) {
+      const uncertain = routing.routingMayDiffer(error);
+      core.summary.addHeading(`canary-analyze: ${uncertain ? '⚠️ routing may differ from what the router was told' : 'failed'}`, 3);
+      core.summary.addRaw(`<p>${escapeHtml((error as Error).message ?? String(error))}</p>\n`);
+      if (uncertain) core.summary.addRaw('<p><strong>Check the router before anything else: the canary may still get traffic.</strong></p>\n');
+      await writeSummary();
+    }
+    throw error;
   } finally {
     created?.close();
     process.off('SIGINT', cancel);

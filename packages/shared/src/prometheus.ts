@@ -8,12 +8,39 @@ export interface PrometheusEndpoint {
   headers?: Record<string, string>;
 }
 
+/**
+ * One call of the query API. Anything but its JSON success answer is an error saying what came back
+ * (HTTP status, content type, Prometheus' own error), never a number: a login page, a proxy's error
+ * page or a 401 is not a measurement. Bodies are not quoted (proxies echo request URLs and headers).
+ */
 async function api<T>(endpoint: PrometheusEndpoint, path: string, params: Record<string, string>, timeoutMs: number): Promise<T> {
   const url = new URL(path, endpoint.url.endsWith('/') ? endpoint.url : `${endpoint.url}/`);
   for (const [key, value] of Object.entries(params)) url.searchParams.set(key, value);
-  const response = await fetch(url, { headers: endpoint.headers, signal: AbortSignal.timeout(timeoutMs) });
-  const json = (await response.json()) as { status: string; error?: string; data?: T };
-  if (json.status !== 'success' || json.data === undefined) throw new Error(`Prometheus refused the query: ${json.error ?? response.status}`);
+  const where = `Prometheus at ${url.origin}`;
+  let response: Response;
+  let text: string;
+  try {
+    response = await fetch(url, { headers: endpoint.headers, signal: AbortSignal.timeout(timeoutMs), redirect: 'manual' });
+    text = await response.text();
+  } catch (error) {
+    const e = error as Error & { cause?: { code?: string; message?: string } };
+    throw new Error(e.name === 'TimeoutError' ? `${where} did not answer within ${timeoutMs / 1000} s` : `${where} is unreachable: ${e.cause?.code ?? e.cause?.message ?? e.message}`, { cause: error });
+  }
+  const http = `HTTP ${response.status}${response.statusText ? ` ${response.statusText}` : ''}`;
+  // Not followed: a redirect would carry the headers (credentials) wherever it points.
+  if (response.status >= 300 && response.status < 400) {
+    const location = URL.parse(response.headers.get('location') ?? '', url.href);
+    throw new Error(`${where} redirects (${http}) to ${location?.origin ?? 'nowhere'}: give the URL it redirects to`);
+  }
+  let json: { status?: string; errorType?: string; error?: string; data?: T };
+  try {
+    json = JSON.parse(text) as typeof json;
+  } catch {
+    throw new Error(`${where} answered ${http} with ${response.headers.get('content-type') || 'no content type'}, not the JSON of its query API (a proxy, login or error page?)`);
+  }
+  if (json?.status !== 'success' || json.data === undefined || !response.ok) {
+    throw new Error(`${where} refused the query (${http}${json?.errorType ? `, ${json.errorType}` : ''}): ${json?.error ?? 'no error given'}`);
+  }
   return json.data;
 }
 

@@ -5,7 +5,7 @@ import { Analysis, type AnalysisConfig, type MetricSource } from '../src/canary/
 import { builtinMetrics } from '../src/canary/metrics';
 import { runCanary, type ProgressionConfig } from '../src/canary/progression';
 import { routerTraffic, type Traffic } from '../src/canary/traffic';
-import type { Router, RoutingState, SwitchRecord, Weights } from '../src/routing/types';
+import { unreadyTargets, type ApplyOptions, type Router, type RoutingState, type SwitchRecord, type Weights } from '../src/routing/types';
 import { analysisConfig as config } from '../../../test/helpers/canary';
 
 const M = builtinMetrics();
@@ -43,6 +43,7 @@ function recordingTraffic(log: string[], fail?: 'rollback'): Traffic {
     rollback: async () => {
       log.push('rollback');
       if (fail) throw new Error('nginx -t failed');
+      return { how: 'restored', stableReady: 1, stableHealth: '1 ready endpoint' };
     },
   };
 }
@@ -130,15 +131,20 @@ describe('runCanary', () => {
 });
 
 describe('routerTraffic', () => {
-  /** A router that keeps weights in memory and logs what it is asked. */
-  function memoryRouter(weights: Weights, log: string[]): Router {
+  /**
+   * A router that keeps weights in memory, logs what it is asked, and refuses (as every router does)
+   * to give traffic to a backend with no ready endpoints unless told not to check.
+   */
+  function memoryRouter(weights: Weights, log: string[], ready: Record<string, number> = { stable: 1, canary: 1 }): Router {
     let state = weights;
-    return {
+    const router: Router = {
       kind: 'nginx',
       backends: ['stable', 'canary'],
       read: async (): Promise<RoutingState> => ({ weights: state, snapshot: JSON.stringify(state) }),
-      apply: async (w: Weights, r: SwitchRecord) => {
-        log.push(`apply ${JSON.stringify(w)} (${r.reason})`);
+      apply: async (w: Weights, r: SwitchRecord, options?: ApplyOptions) => {
+        const unready = await unreadyTargets(router, w, options);
+        if (unready.length) throw new Error(`not switching: ${unready.join(', ')} has no ready endpoints`);
+        log.push(`apply ${JSON.stringify(w)} (${r.reason})${options?.requireReady === false ? ' unchecked' : ''}`);
         state = w;
         return { weights: w, snapshot: '' };
       },
@@ -146,8 +152,9 @@ describe('routerTraffic', () => {
         log.push(`restore ${snapshot}`);
         state = JSON.parse(snapshot) as Weights;
       },
-      readyEndpoints: async () => 1,
+      readyEndpoints: async (backend) => ready[backend] ?? 0,
     };
+    return router;
   }
   const record = (reason: string): SwitchRecord => ({ by: 'octocat', at: '2026-11-23T00:00:00Z', reason });
 
@@ -155,13 +162,39 @@ describe('routerTraffic', () => {
     const log: string[] = [];
     const fresh = await routerTraffic(memoryRouter({ stable: 100, canary: 0 }, log), record);
     await fresh.setWeight(25);
-    await fresh.rollback();
+    expect(await fresh.rollback()).toEqual({ how: 'routing restored exactly as it was before the run', stableReady: 1, stableHealth: '1 ready endpoint' });
     expect(log).toEqual(['apply {"stable":75,"canary":25} (canary step 25 %)', 'restore {"stable":100,"canary":0}']);
 
     log.length = 0;
     const already = await routerTraffic(memoryRouter({ stable: 50, canary: 50 }, log), record);
     expect(already.initialWeight).toBe(50);
     await already.rollback();
-    expect(log).toEqual(['apply {"stable":100,"canary":0} (canary rollback)']);
+    expect(log).toEqual(['apply {"stable":100,"canary":0} (canary rollback) unchecked']);
+  });
+
+  it('restores the routing found at the start when it had no recorded weights, even with stable looking unready, and says stable is unready', async () => {
+    const log: string[] = [];
+    const ready = { stable: 1, canary: 1 };
+    const traffic = await routerTraffic(memoryRouter({}, log, ready), record);
+    await traffic.setWeight(10);
+    ready.stable = 0;
+    const report = await traffic.rollback();
+    expect(log).toEqual(['apply {"stable":90,"canary":10} (canary step 10 %)', 'restore {}']);
+    expect(report).toEqual({ how: 'routing restored exactly as it was before the run', stableReady: 0, stableHealth: 'no ready endpoint: stable may not be serving the traffic it got back' });
+  });
+
+  it('sends everything to stable without a readiness check when the canary had a share at the start', async () => {
+    const log: string[] = [];
+    const ready = { stable: 1, canary: 1 };
+    const traffic = await routerTraffic(memoryRouter({ stable: 70, canary: 30 }, log, ready), record);
+    await traffic.setWeight(50);
+    ready.stable = 0;
+    expect((await traffic.rollback()).stableReady).toBe(0);
+    expect(log.at(-1)).toBe('apply {"stable":100,"canary":0} (canary rollback) unchecked');
+  });
+
+  it('reports what the rollback did and stable\'s health in the result', async () => {
+    const result = await runCanary(progression(), new Analysis(analysisConfig(), source({ errorRate: 0.5, p95: 0.2, requests: 100 })), recordingTraffic([]));
+    expect(result).toMatchObject({ rolledBack: true, rollback: { how: 'restored', stableHealth: '1 ready endpoint' } });
   });
 });

@@ -1,9 +1,9 @@
 // The nginx router against a real nginx from Debian in front of two real HTTP backends.
 import { readFileSync, writeFileSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { NginxRouter, renderUpstream, splitCommandLine, type NginxRouterOptions, type SwitchRecord } from '../src/routing/index';
+import { NginxRouter, RoutingMayDifferError, renderUpstream, splitCommandLine, type NginxRouterOptions, type SwitchRecord } from '../src/routing/index';
 import { freePort, listen, type Listening } from '../../../test/helpers/net';
-import { startNginx, type Nginx } from '../../../test/services/nginx';
+import { reloadWrapper, startNginx, type Nginx } from '../../../test/services/nginx';
 
 const record = (reason: string): SwitchRecord => ({ by: 'octocat', at: '2026-11-23T08:00:00.000Z', runUrl: 'https://github.com/acme/shop/actions/runs/42', reason });
 
@@ -14,7 +14,8 @@ let options: NginxRouterOptions;
 const address = (l: Listening) => new URL(l.url).host;
 
 beforeAll(async () => {
-  [blue, green] = await Promise.all([listen((_req, res) => res.end('blue')), listen((_req, res) => res.end('green'))]);
+  // /slow on blue answers after 2 s: a request an old worker is still serving when nginx reloads.
+  [blue, green] = await Promise.all([listen((req, res) => void setTimeout(() => res.end('blue'), req.url === '/slow' ? 2000 : 0)), listen((_req, res) => res.end('green'))]);
   const servers = { blue: [address(blue)], green: [address(green)] };
   nginx = await startNginx({
     upstream: 'app',
@@ -90,6 +91,97 @@ describe('nginx router', () => {
     expect(readFileSync(nginx.upstreamFile, 'utf8')).toBe(before);
     expect(await responses(5)).toEqual({ blue: 5 });
   });
+});
+
+/**
+ * Routing back as `snapshot` says, with the real reload, once nginx serves it: `nginx -s reload`
+ * returns before nginx has read the file, so a test writing the next file at once could race it.
+ */
+async function reset(snapshot: string): Promise<void> {
+  const router = new NginxRouter(options);
+  await router.restore(snapshot, record('reset'));
+  await router.confirmServing(10_000);
+}
+
+describe('nginx router: a reload that fails after nginx reloaded', () => {
+  // Wrappers such as `systemctl reload` or `docker exec` can report failure although nginx reloaded.
+  it('puts the previous file back and reloads nginx with it, so traffic stays where the file says', async () => {
+    const wrapper = reloadWrapper(nginx, { failOnCalls: [1] });
+    const router = new NginxRouter({ ...options, reloadCommand: [wrapper.command] });
+    const before = readFileSync(nginx.upstreamFile, 'utf8');
+    await expect(router.apply({ blue: 0, green: 100 }, record('switch'))).rejects.toThrow(/the nginx reload failed .*call 1 reports failure; .* was put back as it was and nginx reloaded with it$/s);
+    expect(wrapper.calls()).toBe(2);
+    expect(readFileSync(nginx.upstreamFile, 'utf8')).toBe(before);
+    await router.confirmServing(10_000);
+    expect(await responses(20)).toEqual({ blue: 20 });
+  }, 30_000);
+
+  it('says routing and the file may differ when reloading the file put back fails too', async () => {
+    const wrapper = reloadWrapper(nginx, { failFromCall: 1 });
+    const router = new NginxRouter({ ...options, reloadCommand: [wrapper.command] });
+    const before = readFileSync(nginx.upstreamFile, 'utf8');
+    const error = await router.apply({ blue: 0, green: 100 }, record('switch')).catch((e: unknown) => e as Error);
+    expect(error).toBeInstanceOf(RoutingMayDifferError);
+    expect((error as Error).message).toMatch(/was put back as it was, but reloading nginx with it failed too .*routing and .* may differ/s);
+    expect(readFileSync(nginx.upstreamFile, 'utf8')).toBe(before);
+    await router.confirmServing(10_000);
+  }, 30_000);
+
+  it('in a rollback, keeps the restored file and reloads again: the failing state is never put back', async () => {
+    const wrapper = reloadWrapper(nginx, { failOnCalls: [2] });
+    const router = new NginxRouter({ ...options, reloadCommand: [wrapper.command] });
+    const before = await router.read();
+    const original = readFileSync(nginx.upstreamFile, 'utf8');
+    await router.apply({ blue: 20, green: 80 }, record('canary step 80 %'));
+    await router.restore(before.snapshot, record('rollback'));
+    expect(wrapper.calls()).toBe(3);
+    expect(readFileSync(nginx.upstreamFile, 'utf8')).toBe(original);
+    await router.confirmServing(10_000);
+    expect(await responses(20)).toEqual({ blue: 20 });
+
+    const failing = new NginxRouter({ ...options, reloadCommand: [reloadWrapper(nginx, { failFromCall: 2 }).command] });
+    await failing.apply({ blue: 20, green: 80 }, record('canary step 80 %'));
+    await expect(failing.restore(before.snapshot, record('rollback'))).rejects.toThrow(RoutingMayDifferError);
+    expect(readFileSync(nginx.upstreamFile, 'utf8')).toBe(original);
+    await reset(before.snapshot);
+  }, 30_000);
+});
+
+describe('nginx router: confirming that the new file serves', () => {
+  it('confirms only once nginx took the reload up and its old workers exited, however late that is', async () => {
+    // Returns at once and reloads 1.5 s later, as `systemctl reload --no-block` or a signal to a container.
+    const router = new NginxRouter({ ...options, reloadCommand: [reloadWrapper(nginx, { delayMs: 1500 }).command] });
+    const before = await router.read();
+    const started = Date.now();
+    await router.apply({ blue: 0, green: 100 }, record('switch'));
+    // What a watch started now would measure: the old colour.
+    expect(await responses(3)).toEqual({ blue: 3 });
+    expect(await router.confirmServing(10_000)).toMatch(/^nginx's old workers \(\d+\) have exited [\d.]+s after the reload: only the new file serves$/);
+    expect(Date.now() - started).toBeGreaterThanOrEqual(1400);
+    expect(await responses(20)).toEqual({ green: 20 });
+    await reset(before.snapshot);
+  }, 30_000);
+
+  it('waits for an old worker still serving a request begun before the reload', async () => {
+    const router = new NginxRouter(options);
+    const before = await router.read();
+    const slow = fetch(`${nginx.url}/slow`).then((r) => r.text());
+    await new Promise((r) => setTimeout(r, 200));
+    const started = Date.now();
+    await router.apply({ blue: 0, green: 100 }, record('switch'));
+    await router.confirmServing(10_000);
+    expect(Date.now() - started).toBeGreaterThanOrEqual(1500);
+    expect(await slow).toBe('blue');
+    await reset(before.snapshot);
+  }, 30_000);
+
+  it('fails clearly when nginx never takes the reload up', async () => {
+    const router = new NginxRouter({ ...options, reloadCommand: ['true'] });
+    const before = await router.read();
+    await router.apply({ blue: 0, green: 100 }, record('switch'));
+    await expect(router.confirmServing(1000)).rejects.toThrow(/^no nginx master started new workers within 1(\.\d)?s of the reload: nginx did not take the new file up/);
+    await reset(before.snapshot);
+  }, 30_000);
 });
 
 describe('command lines from inputs', () => {

@@ -157,6 +157,11 @@ export class Outcome {
     return this.counts;
   }
 
+  /** Errors in a row at the end of the run so far. */
+  get errorsInARow(): number {
+    return this.consecutiveErrors;
+  }
+
   get status(): 'running' | 'failure' | 'inconclusive' | 'error' {
     if (this.consecutiveErrors > this.limits.consecutiveErrorLimit) return 'error';
     if (this.counts.failure > this.limits.failureLimit) return 'failure';

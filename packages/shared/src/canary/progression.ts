@@ -3,7 +3,7 @@
 // else happens.
 import { setTimeout as wait } from 'node:timers/promises';
 import type { Analysis, AnalysisStatus, Judge, Judgement, Tick } from './analysis';
-import type { Traffic } from './traffic';
+import type { RollbackReport, Traffic } from './traffic';
 
 export interface ProgressionConfig {
   /** Canary percents, in order; empty for one analysis without traffic changes. */
@@ -46,6 +46,8 @@ export interface CanaryResult {
   /** The canary's percent at the end; undefined without a router. */
   finalWeight?: number;
   rolledBack: boolean;
+  /** What the rollback did and stable's health after it, when there was one. */
+  rollback?: RollbackReport;
 }
 
 export interface ProgressionEvents {
@@ -154,10 +156,11 @@ export async function runCanary(config: ProgressionConfig, analysis: Analysis, t
   }
 
   let rolledBack = false;
+  let rollback: RollbackReport | undefined;
   if (ended && traffic && steps.some((s) => s.weight !== undefined)) {
     // Routing first: nothing else happens before the canary's traffic is gone.
     try {
-      await traffic.rollback();
+      rollback = await traffic.rollback();
     } catch (error) {
       throw new Error(`${ended.message}; and taking the canary's traffic away failed: ${(error as Error).message}`, { cause: error });
     }
@@ -165,5 +168,5 @@ export async function runCanary(config: ProgressionConfig, analysis: Analysis, t
     rolledBack = true;
   }
   const outcome = ended?.outcome ?? 'success';
-  return { verdict: VERDICTS[outcome], outcome, reason: ended?.message ?? `passed ${steps.length === 1 && steps[0]?.weight === undefined ? 'the analysis' : `every step (${config.steps.join(' → ')} %)`}`, steps, score, finalWeight, rolledBack };
+  return { verdict: VERDICTS[outcome], outcome, reason: ended?.message ?? `passed ${steps.length === 1 && steps[0]?.weight === undefined ? 'the analysis' : `every step (${config.steps.join(' → ')} %)`}`, steps, score, finalWeight, rolledBack, rollback };
 }

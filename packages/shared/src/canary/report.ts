@@ -44,6 +44,7 @@ export function resultsJson(result: CanaryResult): string {
     score: round(result.score),
     finalWeight: result.finalWeight ?? null,
     rolledBack: result.rolledBack,
+    rollback: result.rollback ? { how: result.rollback.how, stableReady: result.rollback.stableReady ?? null, stableHealth: result.rollback.stableHealth } : null,
     steps: result.steps.map((step) => ({
       weight: step.weight ?? null,
       status: step.status,
@@ -112,6 +113,7 @@ export function addCanarySummary(result: CanaryResult, metrics: readonly MetricD
     ['Outcome', result.outcome],
     ['Score', result.score === undefined ? '—' : result.score.toFixed(0)],
     ['Canary weight at the end', result.finalWeight === undefined ? '— (no router)' : `${result.finalWeight} %${result.rolledBack ? ' (rolled back)' : ''}`],
+    ...(result.rollback ? [['Rollback', result.rollback.how], ['Stable after the rollback', `${result.rollback.stableReady === 0 ? '⚠️ ' : ''}${result.rollback.stableHealth}`]] : []),
   ]);
 
   core.summary.addHeading('Traffic steps', 4);

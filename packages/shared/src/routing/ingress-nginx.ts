@@ -1,5 +1,5 @@
 import { annotationOps, readRecord, recordAnnotations, type Kubectl } from './kubectl';
-import { checkWeights, unreadyTargets, type Router, type RoutingState, type SwitchRecord, type Weights } from './types';
+import { checkWeights, unreadyTargets, type ApplyOptions, type Router, type RoutingState, type SwitchRecord, type Weights } from './types';
 
 const CANARY = 'nginx.ingress.kubernetes.io/canary';
 const WEIGHT = 'nginx.ingress.kubernetes.io/canary-weight';
@@ -43,11 +43,11 @@ export class IngressNginxRouter implements Router {
     return { weights: { [canary]: percent, [other]: 100 - percent }, record: readRecord(a), snapshot: JSON.stringify({ annotations: ingress.metadata.annotations ?? null }) };
   }
 
-  async apply(weights: Weights, record: SwitchRecord): Promise<RoutingState> {
+  async apply(weights: Weights, record: SwitchRecord, options: ApplyOptions = {}): Promise<RoutingState> {
     checkWeights(weights, this.backends);
     const ingress = await this.kubectl.get<Ingress>('ingress', this.ingress);
     const canary = this.canaryBackend(ingress);
-    const unready = await unreadyTargets(this, weights);
+    const unready = await unreadyTargets(this, weights, options);
     if (unready.length) throw new Error(`not changing ingress/${this.ingress}: service ${unready.map((b) => this.services[b]).join(', ')} has no ready endpoints`);
     const values = { [CANARY]: 'true', [WEIGHT]: String(weights[canary]), [TOTAL]: '100', ...recordAnnotations(record, weights) };
     await this.kubectl.patch('ingress', this.ingress, annotationOps(ingress.metadata.annotations, values));

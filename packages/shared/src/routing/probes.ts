@@ -1,3 +1,5 @@
+import { Outcome, type Measurement } from '../canary/judge';
+import { formatDuration } from '../duration';
 import { queryValue, type PrometheusEndpoint } from '../prometheus';
 import { sleep } from '../retry';
 
@@ -68,55 +70,128 @@ export interface WatchSpec {
   requestsPerTick?: number;
   /** A PromQL query whose single value is an error rate, compared with maxErrorRate. */
   prometheus?: PrometheusEndpoint & { query: string };
+  /** Failed queries in a row (Prometheus down, refused, several series) allowed before the watch fails. */
+  consecutiveErrorLimit: number;
 }
 
 export interface WatchTick {
   at: Date;
   requests: number;
   errors: number;
-  /** Cumulative over the watch so far (URL), or the query's value (Prometheus). */
-  errorRate: number;
+  /** The worst rate measured: cumulative over the URL's requests, or the query's value; undefined when neither had one. */
+  errorRate?: number;
+  /** The query's result this tick, judged as canary-analyze judges a measurement. */
+  query?: Measurement;
   detail: string;
 }
 
+export interface WatchResult {
+  ok: boolean;
+  ticks: WatchTick[];
+  /** Why it passed or failed, in words. */
+  reason: string;
+}
+
+const percent = (rate: number) => `${(rate * 100).toFixed(1)} %`;
+
 /**
  * Watches the new colour after a switch: every interval, requests to the watch URL (the error rate is
- * cumulative, so one early failure weighs more than a late one) and/or the Prometheus query. Stops at
- * the first tick over the limit.
+ * cumulative, so one early failure weighs more than a late one) and/or the Prometheus query. Fails at
+ * the first tick over the limit, and once the query has failed more times in a row than allowed (as
+ * canary-analyze counts errors). No data is never a pass: it is allowed while the colour's series
+ * appear, but the watch passes only when its last query measured a rate.
  */
-export async function watchAfterSwitch(spec: WatchSpec, onTick: (tick: WatchTick) => void = () => {}): Promise<{ ok: boolean; ticks: WatchTick[] }> {
+export async function watchAfterSwitch(spec: WatchSpec, onTick: (tick: WatchTick) => void = () => {}): Promise<WatchResult> {
   const ticks: WatchTick[] = [];
   const end = Date.now() + spec.durationMs;
+  const queries = new Outcome({ failureLimit: 0, inconclusiveLimit: Infinity, consecutiveErrorLimit: spec.consecutiveErrorLimit });
   let requests = 0;
   let errors = 0;
   for (;;) {
     const details: string[] = [];
-    let rate = 0;
+    const rates: number[] = [];
+    let query: Measurement | undefined;
     if (spec.url) {
       const results = await Promise.all(Array.from({ length: spec.requestsPerTick ?? 5 }, () => probe(spec.url as ProbeSpec)));
       requests += results.length;
       errors += results.filter((r) => !r.ok).length;
-      rate = errors / requests;
+      rates.push(errors / requests);
       const failed = results.filter((r) => !r.ok).map((r) => r.detail);
       details.push(`${results.length - failed.length}/${results.length} ok${failed.length ? ` (${[...new Set(failed)].join(', ')})` : ''}`);
     }
     if (spec.prometheus) {
       try {
         const value = await queryValue(spec.prometheus, spec.prometheus.query);
-        if (value === undefined || Number.isNaN(value)) details.push('query: no data');
-        else {
-          rate = Math.max(rate, value);
+        if (value === undefined || !Number.isFinite(value)) {
+          query = 'inconclusive';
+          details.push(value === undefined ? 'query: no data' : `query: no data (${value})`);
+        } else {
+          query = value > spec.maxErrorRate ? 'failure' : 'success';
+          rates.push(value);
           details.push(`query = ${value}`);
         }
       } catch (error) {
-        details.push(`Prometheus: ${(error as Error).message}`);
+        query = 'error';
+        details.push(`query failed: ${(error as Error).message}`);
       }
+      queries.add(query);
     }
-    const tick = { at: new Date(), requests, errors, errorRate: rate, detail: details.join('; ') };
+    const tick: WatchTick = { at: new Date(), requests, errors, errorRate: rates.length ? Math.max(...rates) : undefined, query, detail: details.join('; ') };
     ticks.push(tick);
     onTick(tick);
-    if (rate > spec.maxErrorRate) return { ok: false, ticks };
-    if (Date.now() + spec.intervalMs > end) return { ok: true, ticks };
+    const detail = tick.detail;
+    if (tick.errorRate !== undefined && tick.errorRate > spec.maxErrorRate) return { ok: false, ticks, reason: `error rate ${percent(tick.errorRate)} > ${spec.maxErrorRate * 100} % (${detail})` };
+    if (queries.status === 'error') return { ok: false, ticks, reason: `the watch query failed ${queries.errorsInARow} times in a row, more than the ${spec.consecutiveErrorLimit} allowed, so the new colour was not measured (${detail})` };
+    if (Date.now() + spec.intervalMs > end) {
+      if (query === 'inconclusive') return { ok: false, ticks, reason: `the watch query had no data at the end of the watch, so the new colour was not measured; no data is not a pass (${detail})` };
+      if (query === 'error') return { ok: false, ticks, reason: `the watch query failed at the end of the watch, so the new colour was not measured (${detail})` };
+      return { ok: true, ticks, reason: `error rate ${percent(tick.errorRate ?? 0)} ≤ ${spec.maxErrorRate * 100} % (${detail})` };
+    }
     await sleep(spec.intervalMs);
+  }
+}
+
+export interface AnswerCheck {
+  /** Requested until `answers` in a row come from the colour. */
+  url: string;
+  color: string;
+  /** A response header whose value is the colour serving the answer (case-insensitive). */
+  header?: string;
+  /** Text in the body of an answer from this colour only. */
+  body?: string;
+  answers: number;
+  timeoutMs: number;
+  deadlineMs: number;
+}
+
+/** Whether one answer says it came from the colour, and what it said otherwise. */
+async function fromColor(check: AnswerCheck): Promise<{ ok: boolean; detail: string }> {
+  try {
+    const response = await fetch(check.url, { signal: AbortSignal.timeout(check.timeoutMs), redirect: 'manual', headers: { 'user-agent': 'slipway-probe' } });
+    const body = await response.text();
+    if (check.header) {
+      const value = response.headers.get(check.header);
+      if (value?.trim().toLowerCase() !== check.color.toLowerCase()) return { ok: false, detail: `${check.header}: ${value === null ? 'absent' : JSON.stringify(value.slice(0, 40))}` };
+    }
+    if (check.body && !body.includes(check.body)) return { ok: false, detail: `${response.status}, body without ${JSON.stringify(check.body)}` };
+    return { ok: true, detail: String(response.status) };
+  } catch (error) {
+    return { ok: false, detail: (error as Error).name === 'TimeoutError' ? `no answer within ${check.timeoutMs} ms` : ((error as { cause?: { code?: string } }).cause?.code ?? (error as Error).message) };
+  }
+}
+
+/**
+ * Asks the URL until `answers` answers in a row identify the colour (by header and/or body): then the
+ * router sends this URL's traffic there. Resolves with how it knows; throws when not so by the deadline.
+ */
+export async function confirmAnswers(check: AnswerCheck): Promise<string> {
+  const started = Date.now();
+  let streak = 0;
+  for (let asked = 1; ; asked++) {
+    const answer = await fromColor(check);
+    streak = answer.ok ? streak + 1 : 0;
+    if (streak >= check.answers) return `${check.answers} answers in a row from ${check.color} (${asked} asked in ${formatDuration(Date.now() - started)})`;
+    if (Date.now() - started >= check.deadlineMs) throw new Error(`${check.answers} answers in a row from ${check.color} did not come within ${formatDuration(check.deadlineMs)} (${asked} asked; last: ${answer.detail})`);
+    await sleep(100);
   }
 }

@@ -22,6 +22,14 @@ export interface RoutingState {
   record?: SwitchRecord;
 }
 
+export interface ApplyOptions {
+  /**
+   * false: no readiness check. For taking traffic back to what served before (a rollback), which must
+   * never be refused because that backend looks unready from here.
+   */
+  requireReady?: boolean;
+}
+
 export interface Router {
   readonly kind: RouterKind;
   /** The two backends, in the order of their inputs (blue, green / stable, canary). */
@@ -29,13 +37,40 @@ export interface Router {
   read(): Promise<RoutingState>;
   /**
    * Sets the weights and records who did it. Refuses, changing nothing, to give traffic to a backend
-   * with no ready endpoints, and weights a router cannot express (a Service selector is all or nothing).
+   * with no ready endpoints (unless told not to check), and weights a router cannot express (a Service
+   * selector is all or nothing).
    */
-  apply(weights: Weights, record: SwitchRecord): Promise<RoutingState>;
+  apply(weights: Weights, record: SwitchRecord, options?: ApplyOptions): Promise<RoutingState>;
   /** Puts back a snapshot taken by read(), exactly; no readiness check, so a rollback always runs. */
   restore(snapshot: string, record: SwitchRecord): Promise<void>;
   /** Ready endpoints behind a backend. */
   readyEndpoints(backend: string): Promise<number>;
+  /**
+   * Waits until the routing last written is what serves (nginx: the workers of the old configuration
+   * have exited; Gateway API: the route's status accepts its new generation; a Service: its endpoints
+   * are the new colour's pods) and says how it knows; throws when that is not so within timeoutMs.
+   * Absent when the router reports nothing of the kind (ingress-nginx).
+   */
+  confirmServing?(timeoutMs: number): Promise<string>;
+  /** Why confirmServing cannot work here, asked before anything changes; undefined when it can. */
+  cannotConfirm?(): Promise<string | undefined>;
+}
+
+/**
+ * Routing could not be put back after a failure: what serves and what the router's state says may
+ * differ. Actions say so loudly (error and job summary); nothing can be assumed about the live backend.
+ */
+export class RoutingMayDifferError extends Error {
+  constructor(message: string, options?: ErrorOptions) {
+    super(message, options);
+    this.name = 'RoutingMayDifferError';
+  }
+}
+
+/** Whether an error, or one it was caused by, says that routing may differ from its record. */
+export function routingMayDiffer(error: unknown): boolean {
+  for (let e = error; e instanceof Error; e = e.cause) if (e instanceof RoutingMayDifferError) return true;
+  return false;
 }
 
 /** Checks weights are whole percents for exactly these two backends, adding up to 100. */
@@ -48,7 +83,8 @@ export function checkWeights(weights: Weights, backends: readonly [string, strin
 }
 
 /** The backends given traffic that have no ready endpoint: sending traffic there would fail it. */
-export async function unreadyTargets(router: Router, weights: Weights): Promise<string[]> {
+export async function unreadyTargets(router: Router, weights: Weights, options: ApplyOptions = {}): Promise<string[]> {
+  if (options.requireReady === false) return [];
   const targets = router.backends.filter((b) => (weights[b] ?? 0) > 0);
   const counts = await Promise.all(targets.map((b) => router.readyEndpoints(b)));
   return targets.filter((_, i) => counts[i] === 0);
