@@ -8,6 +8,8 @@ export interface BackupDbConfig {
   uri: string;
   targetUri: string;
   selection: backup.Selection;
+  /** Whose backups `latest` and retention see: a restore given only target-uri names no server. */
+  group: backup.BackupGroup;
   storage: 'azure' | 'local';
   azure: backup.AzureAuth;
   container: string;
@@ -65,7 +67,7 @@ export function readInputs(env: NodeJS.ProcessEnv = process.env): BackupDbConfig
   if (mode === 'restore' && !targetUri) throw new InputError('target-uri', '', 'the connection string to restore into', true);
   const engine = backup.resolveEngine(getString('engine'), uri, uriInput ? 'uri' : 'target-uri');
   const selection = { databases: getList('databases'), include: getList('include', { separator: 'newline' }), exclude: getList('exclude', { separator: 'newline' }) };
-  backup.databaseLabel(engine, uri, selection);
+  const group = backup.backupGroup(engine, uri, selection, getString('prefix'));
 
   const storage = getEnum('storage', ['azure', 'local'] as const, 'azure');
   const localPath = getString('local-path');
@@ -99,10 +101,11 @@ export function readInputs(env: NodeJS.ProcessEnv = process.env): BackupDbConfig
     uri,
     targetUri,
     selection,
+    group: uriInput ? group : { ...group, server: undefined },
     storage,
     azure,
     container,
-    prefix: getString('prefix'),
+    prefix: group.prefix,
     localPath,
     compression,
     compressionLevel,

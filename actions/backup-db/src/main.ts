@@ -1,5 +1,5 @@
 import * as core from '@actions/core';
-import { RunMetrics, addTable, formatDuration, getContext, pushMetrics, run, writeSummary } from '@slipway/shared';
+import { RunMetrics, addTable, formatDuration, getContext, pushMetrics, redact, run, writeSummary } from '@slipway/shared';
 import * as backup from '@slipway/shared/backup';
 import { readInputs, type BackupDbConfig } from './inputs';
 
@@ -16,13 +16,19 @@ async function main(config: BackupDbConfig, metrics: RunMetrics): Promise<void> 
   const started = performance.now();
   const store = await openStore(config);
   const database = backup.databaseLabel(config.engine, config.uri, config.selection);
-  const group = () => backup.listGroup(store, config.prefix, config.engine, database);
   const outputs: Record<string, string> = { verified: 'false', deleted: '[]' };
   const summaryRows: string[][] = [];
   let current: backup.StoredBackup | undefined;
+  let made: string | undefined;
+  const choose = async () => {
+    const { backup: chosen, why } = await backup.findBackup(store, config.backup, config.group);
+    core.info(`Chose ${chosen.name}: ${why}`);
+    summaryRows.push(['Chosen', `${chosen.name}: ${why}`]);
+    return chosen;
+  };
 
   if (config.mode === 'backup') {
-    core.info(`Backing up ${config.engine} ${database} …`);
+    core.info(`Backing up ${config.engine} ${database} on ${config.group.server} …`);
     const result = await backup.runBackup({
       engine: config.engine,
       uri: config.uri,
@@ -51,28 +57,39 @@ async function main(config: BackupDbConfig, metrics: RunMetrics): Promise<void> 
     metrics.set('size_bytes', 'Stored size of the last backup.', result.sizeBytes, { engine: config.engine, database });
     metrics.set('backup_duration_seconds', 'Time to dump and upload the last backup.', result.durationSeconds, { engine: config.engine, database });
     current = await store.get(result.name);
+    made = result.name;
   }
 
   if (config.mode === 'verify' || (config.mode === 'backup' && config.verify !== 'none')) {
-    current ??= await backup.findBackup(store, config.backup, group);
+    const verifying = (current ??= await choose());
     const mode = config.verify === 'none' ? 'checksum' : config.verify;
-    core.info(`Verifying ${current.name} (${mode}) …`);
-    const { verifiedAt } = await backup.verifyBackup({ store, backup: current, mode, decryption: config.mode === 'backup' ? backupKeysForVerify(config) : config.decryption, verifyUri: config.verifyUri });
+    core.info(`Verifying ${verifying.name} (${mode}) …`);
+    const { verifiedAt } = await backup
+      .verifyBackup({ store, backup: verifying, mode, decryption: config.mode === 'backup' ? backupKeysForVerify(config) : config.decryption, verifyUri: config.verifyUri })
+      .catch(async (error: unknown) => {
+        await markFailed(store, verifying.name, mode, error);
+        throw error;
+      });
     outputs.verified = 'true';
     summaryRows.push(['Verified', `${mode} at ${verifiedAt}`]);
   }
 
   if (config.mode === 'restore') {
-    current = await backup.findBackup(store, config.backup, group);
+    current = await choose();
     core.info(`Restoring ${current.name} …`);
     await backup.restoreBackup({ store, backup: current, targetUri: config.targetUri, drop: config.drop, decryption: config.decryption });
     summaryRows.push(['Restored', current.name], ['Drop first', String(config.drop)]);
   }
 
   if (config.mode === 'backup' || config.mode === 'prune') {
-    const pruned = await backup.pruneBackups(store, await group(), config.retention, config.retentionDryRun);
+    const pruned = await backup.pruneBackups(store, config.group, config.retention, { dryRun: config.retentionDryRun, keep: made ? [made] : [] });
     outputs.deleted = JSON.stringify(pruned.deleted);
     for (const name of pruned.deleted) core.info(`${config.retentionDryRun ? 'Would delete' : 'Deleted'} ${name}`);
+    if (pruned.unattributed.length && backup.hasRetention(config.retention)) {
+      core.warning(
+        `Retention left ${pruned.unattributed.length} backups of ${config.engine} ${database} alone: they were made before backups recorded their server, and this prefix holds backups of another server's ${database} too (${pruned.unattributed.join(', ')}). Delete them by hand when no longer needed.`,
+      );
+    }
     if (backup.hasRetention(config.retention)) summaryRows.push([config.retentionDryRun ? 'Retention (dry run) would delete' : 'Retention deleted', pruned.deleted.length ? pruned.deleted.join('<br>') : 'nothing']);
   }
 
@@ -98,16 +115,30 @@ async function main(config: BackupDbConfig, metrics: RunMetrics): Promise<void> 
   if (config.summary) {
     core.summary.addHeading(`backup-db: ${config.mode} ${config.engine} ${database}`, 3);
     addTable(['', ''], summaryRows);
-    const recent = (await group()).slice(0, 10);
+    const recent = (await backup.listGroup(store, config.group)).backups.slice(0, 10);
     if (recent.length) {
       core.summary.addHeading('Latest backups', 4);
       addTable(
         ['Backup', 'Created', 'Size', 'Verified'],
-        recent.map((b) => [b.name, b.metadata[backup.META.createdAt] ?? '', human(b.sizeBytes), b.metadata[backup.META.verifiedAt] ?? 'no']),
+        recent.map((b) => [b.name, b.metadata[backup.META.createdAt] ?? '', human(b.sizeBytes), backup.verificationFailed(b) ? `failed at ${b.metadata[backup.META.verifyFailedAt]}` : (b.metadata[backup.META.verifiedAt] ?? 'no')]),
       );
     }
     core.summary.addRaw(`Took ${formatDuration(Number(outputs['duration-seconds']) * 1000)}.`, true);
     await writeSummary();
+  }
+}
+
+/**
+ * Marks a backup whose verification failed, so that `latest` and retention pass it over from now on.
+ * The reason is the error's first line with every registered secret taken out (metadata is not masked).
+ */
+async function markFailed(store: backup.BackupStore, name: string, mode: string, error: unknown): Promise<void> {
+  const reason = redact(`${mode}: ${String((error as Error).message ?? error).split('\n')[0]}`).slice(0, 200);
+  try {
+    await store.setMetadata(name, { [backup.META.verifyFailedAt]: new Date().toISOString(), [backup.META.verifyFailure]: encodeURIComponent(reason) });
+    core.info(`Marked ${name} as failed in verification: it is never chosen as latest and never counted by retention.`);
+  } catch (markError) {
+    core.warning(`${name} failed verification, and marking it so failed too (${(markError as Error).message.split('\n')[0]}): delete it, or it may be chosen as latest`);
   }
 }
 

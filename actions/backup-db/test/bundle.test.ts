@@ -67,7 +67,7 @@ describe('dist/backup-db/index.js as the runner runs it', () => {
     expect(first.stderr).not.toContain(pg.password);
     expect(visible(first.stdout)).not.toContain(pg.password);
     expect(first.exitCode, first.stdout + first.stderr).toBe(0);
-    expect(first.outputs['backup-name']).toMatch(/^nightly\/postgres\/shop\/\d{4}\/\d{2}\/\d{2}\/\d{8}T\d{6}Z-4242\.dump\.gz\.age$/);
+    expect(first.outputs['backup-name']).toMatch(/^nightly\/postgres\/shop\/\d{4}\/\d{2}\/\d{2}\/\d{8}T\d{6}Z-4242-[0-9a-f]{8}\.dump\.gz\.age$/);
     expect(first.outputs['backup-url']).toBe(`${azurite.url}/pg-backups/${first.outputs['backup-name']}`);
     expect(first.outputs.verified).toBe('true');
     expect(Number(first.outputs['raw-size-bytes'])).toBeGreaterThan(Number(first.outputs['size-bytes']) / 2);
@@ -120,7 +120,7 @@ describe('dist/backup-db/index.js as the runner runs it', () => {
     const common = { storage: 'local', 'local-path': local };
     const made = await runAction('backup-db', { ...common, uri: maria.uri('shop'), compression: 'zstd', verify: 'restore', 'verify-uri': maria.uri() }, RUN_ENV);
     expect(made.exitCode, made.stdout + made.stderr).toBe(0);
-    expect(made.outputs['backup-name']).toMatch(/^mysql\/shop\/.*-4242\.sql\.zst$/);
+    expect(made.outputs['backup-name']).toMatch(/^mysql\/shop\/.*-4242-[0-9a-f]{8}\.sql\.zst$/);
     expect(made.outputs['backup-url']).toBe(join(local, ...(made.outputs['backup-name'] ?? '').split('/')));
     expect(JSON.parse(made.outputs.manifest ?? '{}').objects).toEqual(
       expect.arrayContaining([expect.objectContaining({ name: 'people', count: 4 }), expect.objectContaining({ name: 'audit', count: 0 })]),

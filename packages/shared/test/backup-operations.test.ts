@@ -1,6 +1,6 @@
 import { BlobServiceClient } from '@azure/storage-blob';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { AzureBlobStore, listGroup, pruneBackups, runBackup, type BackupStore } from '../src/backup/index';
+import { AzureBlobStore, backupGroup, listGroup, pruneBackups, runBackup, type BackupStore } from '../src/backup/index';
 import { SqlDumpScanner } from '../src/backup/sql-dump-scanner';
 import { startAzurite, type Azurite } from '../../../test/services/azurite';
 import { startPostgres, type Postgres } from '../../../test/services/postgres';
@@ -59,11 +59,11 @@ describe('backup operations against Azurite', () => {
     expect(paused).toBe(true);
     await azurite.resume();
 
-    const group = await listGroup(store, 'p', 'postgres', 'big');
-    expect(group.map((b) => b.name)).toEqual([old.name]);
+    const group = backupGroup('postgres', pg.uri('big'), { databases: [], include: [], exclude: [] }, 'p');
+    expect((await listGroup(store, group)).backups.map((b) => b.name)).toEqual([old.name]);
     expect(await store.readText(`${old.name}.manifest.json`)).toContain('"public.blobs"');
     // Retention with the only verified backup: kept whatever the rules say.
-    const pruned = await pruneBackups(store, group, { keepDays: 1 }, false, new Date('2026-06-01T00:00:00Z'));
+    const pruned = await pruneBackups(store, group, { keepDays: 1 }, { dryRun: false, now: new Date('2026-06-01T00:00:00Z') });
     expect(pruned.deleted).toEqual([]);
     expect(pruned.kept[0]?.reasons).toContain('newest verified backup');
   }, 120_000);

@@ -63,6 +63,14 @@ describe('uploadBlocks against Azurite', () => {
     expect((await blob.getProperties()).contentLength).toBe(0);
   });
 
+  it('never replaces a blob of the same name: the commit fails and the blob stays as it was', async () => {
+    const blob = container.getBlockBlobClient('taken.bin');
+    const first = await uploadBlocks(blob, bytes(2 * 1024 * 1024, 1), { blockSize: 1024 * 1024, metadata: { sha256: 'first' } });
+    await expect(uploadBlocks(blob, bytes(3 * 1024 * 1024, 2), { blockSize: 1024 * 1024, metadata: { sha256: 'second' } })).rejects.toMatchObject({ statusCode: 409 });
+    expect((await blob.getProperties()).metadata).toEqual({ sha256: 'first' });
+    expect(await sha256Of((await blob.download()).readableStreamBody as AsyncIterable<Buffer>)).toBe(first.sha256);
+  });
+
   it('commits nothing when the source fails part-way', async () => {
     const blob = container.getBlockBlobClient('failed-source.bin');
     async function* failing(): AsyncGenerator<Buffer> {

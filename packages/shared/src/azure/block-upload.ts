@@ -52,7 +52,7 @@ export interface BlockUploadResult {
  * Streams data into a block blob: each block is staged as it fills, and the blob becomes visible only
  * when the block list is committed at the end. If the source or any block fails, nothing is committed
  * and no blob appears (Azure discards uncommitted blocks after a week), so a failed run leaves nothing
- * that looks like a backup.
+ * that looks like a backup. An existing blob of the same name is never replaced: the commit fails.
  */
 export async function uploadBlocks(
   blob: BlockBlobClient,
@@ -120,7 +120,9 @@ export async function uploadBlocks(
     await Promise.all(inFlight);
     if (failure) throw failure;
     const extra = (await options.beforeCommit?.({ sizeBytes: total, sha256: hash.copy().digest('hex'), blocks: ids.length })) ?? {};
+    // If-None-Match: the commit never replaces a blob of the same name (Azure answers 409).
     await blob.commitBlockList(ids, {
+      conditions: { ifNoneMatch: '*' },
       metadata: { ...options.metadata, ...extra },
       tags: options.tags,
       blobHTTPHeaders: options.headers,

@@ -1,8 +1,31 @@
-/** Parts of a backup's blob name: `<prefix>/<engine>/<database>/<yyyy>/<mm>/<dd>/<timestamp>-<run-id><ext>`. */
+import { createHash } from 'node:crypto';
+import { InputError, checkDatabaseUri } from '../inputs';
+import { databaseLabel, type Engine, type Selection } from './engines';
+import { mongoUriDatabase } from './mongo/mongodb';
+
+/** Every database of the server: MongoDB with no database in `databases` or the URI. */
+export const ALL_DATABASES = 'all';
+/** The databases a backup holds: names sorted without repeats, or every database. */
+export type DatabaseSet = readonly string[] | typeof ALL_DATABASES;
+
+/** What one group of backups shares; retention and `latest` never look past it. */
+export interface BackupGroup {
+  /** Checked with checkPrefix: no leading or trailing `/`. */
+  prefix: string;
+  engine: Engine;
+  databases: DatabaseSet;
+  /** What names and metadata called the databases before 2026-12 (databaseLabel): how such backups are matched. */
+  label: string;
+  /** `host:port` of the database server; undefined for a restore that names only its target: then any one server. */
+  server?: string;
+}
+
+/** Parts of a backup's blob name: `<prefix>/<engine>/<databases>/<yyyy>/<mm>/<dd>/<timestamp>-<run-id>-<server>.<ext>`. */
 export interface BackupName {
   prefix: string;
-  engine: string;
-  database: string;
+  engine: Engine;
+  databases: DatabaseSet;
+  server: string;
   createdAt: Date;
   runId: string;
   /** e.g. `.archive.gz.age`, `.dump.zst` */
@@ -11,22 +34,89 @@ export interface BackupName {
 
 const pad = (n: number, width = 2) => String(n).padStart(width, '0');
 
-/** A path segment that is safe in a blob name and still readable (database names may hold anything). */
+/** A readable path segment, lossy (names before 2026-12 used it for databases); kept for run ids. */
 export function safeSegment(text: string): string {
   return text.replace(/[^A-Za-z0-9._-]+/g, '_').replace(/^\.+/, '_') || '_';
 }
 
-/** UTC, so that names sort by time whatever the runner's time zone. */
+/**
+ * Percent-encodes each UTF-8 byte but letters, digits, `-` and `_`: reversible with decodeURIComponent,
+ * and never `.`, `..`, `/`, the separator `+` or the `~all` marker, so distinct sets get distinct folders.
+ */
+function encodeName(name: string): string {
+  return encodeURIComponent(name).replace(/[.!~*'()]/g, (c) => `%${c.charCodeAt(0).toString(16).toUpperCase()}`);
+}
+
+/** The folder segment (and `database_set` metadata) of a set: `shop%20db`, `a+b` for two databases, `~all`. */
+export function encodeDatabaseSet(set: DatabaseSet): string {
+  return set === ALL_DATABASES ? '~all' : set.map(encodeName).join('+');
+}
+
+/** The databases a step backs up or restores. */
+export function databaseSet(engine: Engine, uri: string, selection: Selection): DatabaseSet {
+  let names: readonly string[];
+  if (engine !== 'mongodb') names = [databaseLabel(engine, uri, selection)];
+  else if (selection.databases.length) names = selection.databases;
+  else {
+    const db = mongoUriDatabase(uri);
+    if (!db) return ALL_DATABASES;
+    names = [db];
+  }
+  if (names.some((n) => !n)) throw new InputError('databases', '', 'the database to back up, named here or in the URI', true);
+  return [...new Set(names)].sort();
+}
+
+/**
+ * `prefix` as folders: no `.` or `..` folder (`../other` would be another container, or outside
+ * local-path), no empty folder, backslash, control character or leading `/`. A trailing `/` is ignored.
+ */
+export function checkPrefix(prefix: string): string {
+  const folder = prefix.endsWith('/') ? prefix.slice(0, -1) : prefix;
+  // eslint-disable-next-line no-control-regex
+  const bad = prefix.startsWith('/') || /[\\\u0000-\u001f\u007f]/.test(prefix) || (folder !== '' && folder.split('/').some((s) => s === '' || s === '.' || s === '..'));
+  if (bad) throw new InputError('prefix', prefix, 'folder names separated by single `/`, with no `.` or `..` folder, no backslash and no leading `/`');
+  return folder;
+}
+
+/**
+ * The server a URI names, without credentials: parseDatabaseUri's `host:port` list (lower case, default
+ * port, sorted; `mongodb+srv`: the SRV name). It tells apart two servers' databases of one name.
+ */
+export function serverOf(engine: Engine, uri: string): string {
+  // Percent-encoded outside printable ASCII (a socket path may hold anything): metadata travels in HTTP headers.
+  return checkDatabaseUri('uri', uri, engine).serverIdentity.replace(/[^\x21-\x7e]/gu, (c) => encodeURIComponent(c));
+}
+
+/** The group of a step's backups: its prefix, engine, databases and the server the URI names. */
+export function backupGroup(engine: Engine, uri: string, selection: Selection, prefix: string): BackupGroup & { server: string } {
+  return { prefix: checkPrefix(prefix), engine, databases: databaseSet(engine, uri, selection), label: databaseLabel(engine, uri, selection), server: serverOf(engine, uri) };
+}
+
+const join = (...parts: string[]) => parts.filter(Boolean).join('/');
+
+/**
+ * UTC, so that names sort by time whatever the runner's time zone. The server's short hash keeps two
+ * servers' backups of one database apart when a matrix starts them in the same second of one run.
+ */
 export function backupBlobName(n: BackupName): string {
   const d = n.createdAt;
   const date = `${d.getUTCFullYear()}/${pad(d.getUTCMonth() + 1)}/${pad(d.getUTCDate())}`;
   const stamp = `${d.getUTCFullYear()}${pad(d.getUTCMonth() + 1)}${pad(d.getUTCDate())}T${pad(d.getUTCHours())}${pad(d.getUTCMinutes())}${pad(d.getUTCSeconds())}Z`;
-  const prefix = n.prefix.replace(/^\/+|\/+$/g, '');
-  const parts = [prefix, safeSegment(n.engine), safeSegment(n.database), date, `${stamp}-${safeSegment(n.runId || 'local')}${n.extension}`];
-  return parts.filter(Boolean).join('/');
+  const server = createHash('sha256').update(n.server).digest('hex').slice(0, 8);
+  return join(checkPrefix(n.prefix), n.engine, encodeDatabaseSet(n.databases), date, `${stamp}-${safeSegment(n.runId || 'local')}-${server}${n.extension}`);
 }
 
-/** The folder all backups of one engine and database live under: retention never looks outside it. */
-export function backupGroupPrefix(prefix: string, engine: string, database: string): string {
-  return `${[prefix.replace(/^\/+|\/+$/g, ''), safeSegment(engine), safeSegment(database)].filter(Boolean).join('/')}/`;
+/** The folder a group's backups are written to. */
+export function groupFolder(group: BackupGroup): string {
+  return `${join(group.prefix, group.engine, encodeDatabaseSet(group.databases))}/`;
+}
+
+/** The folder backups made before 2026-12 were written to: the lossy safeSegment of the label. */
+export function legacyGroupFolder(group: BackupGroup): string {
+  return `${join(group.prefix, group.engine, safeSegment(group.label))}/`;
+}
+
+/** Whether a name is a backup directly in folder (`<yyyy>/<mm>/<dd>/<file>` below it), not in a deeper prefix. */
+export function isBackupIn(folder: string, name: string): boolean {
+  return name.startsWith(folder) && /^\d{4}\/\d{2}\/\d{2}\/[^/]+$/.test(name.slice(folder.length));
 }

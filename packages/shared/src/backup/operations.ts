@@ -1,10 +1,11 @@
 import { createHash } from 'node:crypto';
 import * as core from '@actions/core';
+import { InputError } from '../inputs';
 import { compressStream, decompressStream, EXTENSIONS, type Compression } from './compression';
 import { decryptStream, encryptStream, type DecryptionKeys, type EncryptionKeys } from './encryption';
-import { checkDump, dump, DUMP_EXTENSIONS, restore, restoreAndCompare, databaseLabel, type Engine, type Selection } from './engines';
+import { checkDump, dump, DUMP_EXTENSIONS, restore, restoreAndCompare, type Engine, type Selection } from './engines';
 import type { Manifest } from './manifest';
-import { backupBlobName, backupGroupPrefix } from './naming';
+import { backupBlobName, backupGroup, encodeDatabaseSet, groupFolder, isBackupIn, legacyGroupFolder, type BackupGroup } from './naming';
 import { decideRetention, hasRetention, type RetentionPolicy } from './retention';
 import { manifestName, type BackupStore, type StoredBackup } from './store';
 
@@ -20,6 +21,13 @@ export const META = {
   tool: 'tool',
   runUrl: 'run_url',
   verifiedAt: 'verified_at',
+  /** The exact set as in names (`shop%20db`, `a+b`, `~all`), `server` (`host:port`) and `prefix` (percent-encoded): what groups a backup. */
+  databaseSet: 'database_set',
+  server: 'server',
+  prefix: 'prefix',
+  /** When and why a verification failed: such a backup is never `latest` and never counts for retention. */
+  verifyFailedAt: 'verify_failed_at',
+  verifyFailure: 'verify_failure',
 } as const;
 
 export interface BackupRequest {
@@ -70,14 +78,15 @@ async function* counted(source: AsyncIterable<Uint8Array>, add: (n: number) => v
 export async function runBackup(req: BackupRequest): Promise<BackupResult> {
   const started = performance.now();
   const createdAt = req.now ?? new Date();
-  const database = databaseLabel(req.engine, req.uri, req.selection);
+  const group = backupGroup(req.engine, req.uri, req.selection, req.prefix);
   const encrypted = Boolean(req.encryption.recipients?.length || req.encryption.passphrase);
   const extension = `${DUMP_EXTENSIONS[req.engine]}${EXTENSIONS[req.compression]}${encrypted ? '.age' : ''}`;
-  const name = backupBlobName({ prefix: req.prefix, engine: req.engine, database, createdAt, runId: req.runId, extension });
+  const name = backupBlobName({ ...group, createdAt, runId: req.runId, extension });
   const { stream, manifest } = dump(req.engine, req.uri, req.selection, req.tool);
 
   let raw = 0;
   let uploaded = 0;
+  let wroteManifest = false;
   const progress = setInterval(() => {
     const seconds = (performance.now() - started) / 1000;
     core.info(`… dumped ${mib(raw)}, uploaded ${mib(uploaded)}, ${(raw / MiB / seconds).toFixed(1)} MB/s`);
@@ -91,7 +100,11 @@ export async function runBackup(req: BackupRequest): Promise<BackupResult> {
       onProgress: (n) => (uploaded = n),
       metadata: {
         [META.engine]: req.engine,
-        [META.databases]: encodeURIComponent(database),
+        [META.databases]: encodeURIComponent(group.label),
+        [META.databaseSet]: encodeDatabaseSet(group.databases),
+        [META.server]: group.server,
+        // Azure keeps no empty metadata value: no prefix is no `prefix`.
+        ...(group.prefix ? { [META.prefix]: encodeURIComponent(group.prefix) } : {}),
         [META.createdAt]: createdAt.toISOString(),
         [META.compression]: req.compression,
         [META.encryption]: req.encryption.recipients?.length ? 'age-x25519' : req.encryption.passphrase ? 'age-scrypt' : 'none',
@@ -101,10 +114,15 @@ export async function runBackup(req: BackupRequest): Promise<BackupResult> {
       beforeCommit: async ({ sha256 }) => {
         if (raw === 0) throw new Error('the dump came out empty (0 bytes); nothing was stored');
         await req.store.writeText(manifestName(name), JSON.stringify(manifest, null, 2));
+        wroteManifest = true;
         return { [META.sha256]: sha256, [META.rawSize]: String(raw) };
       },
+    }).catch(async (error: unknown) => {
+      // A commit that failed after the manifest was written leaves no manifest without its backup.
+      if (wroteManifest) await req.store.delete(manifestName(name)).catch(() => undefined);
+      throw error;
     });
-    await req.store.addTags?.(name, { [META.engine]: req.engine, [META.databases]: database, [META.createdAt]: createdAt.toISOString(), [META.tool]: req.tool });
+    await req.store.addTags?.(name, { [META.engine]: req.engine, [META.databases]: group.label, [META.createdAt]: createdAt.toISOString(), [META.tool]: req.tool });
     return { name, url: req.store.locate(name), sizeBytes: result.sizeBytes, rawSizeBytes: raw, sha256: result.sha256, durationSeconds: (performance.now() - started) / 1000, manifest };
   } finally {
     clearInterval(progress);
@@ -210,22 +228,85 @@ export async function verifyBackup(req: VerifyRequest): Promise<{ verifiedAt: st
   return { verifiedAt };
 }
 
-/** The backups of one group (prefix, engine, database), newest first. */
-export async function listGroup(store: BackupStore, prefix: string, engine: Engine, database: string): Promise<StoredBackup[]> {
-  const group = await store.list(backupGroupPrefix(prefix, engine, database));
-  return group.sort((a, b) => (b.metadata[META.createdAt] ?? '').localeCompare(a.metadata[META.createdAt] ?? '') || b.name.localeCompare(a.name));
+/** A backup whose verification failed: never `latest`, never counted by retention. */
+export const verificationFailed = (backup: StoredBackup): boolean => Boolean(backup.metadata[META.verifyFailedAt]);
+
+const decoded = (value: string | undefined) => (value === undefined ? undefined : decodeURIComponent(value));
+
+export interface GroupListing {
+  /** The group's backups, newest first (failed verifications included). */
+  backups: StoredBackup[];
+  /**
+   * Backups made before backups recorded their server (same prefix, engine and databases) that belong
+   * to no one server: the group's folder also holds backups of another server. Never chosen, never pruned.
+   */
+  unattributed: StoredBackup[];
+  /** The servers the group's backups come from (more than one only when the group names no server). */
+  servers: string[];
 }
 
-/** `latest` (the newest of the group) or a backup's name. */
-export async function findBackup(store: BackupStore, which: string, group: () => Promise<StoredBackup[]>): Promise<StoredBackup> {
+/**
+ * The backups of one group, chosen by their metadata: engine, exact database set, server and prefix,
+ * in the group's folder. Backups made before 2026-12 (no `server`; `databases` holds the label, in the
+ * lossy folder of its day) are matched by their label and belong to the group unless the folder holds
+ * backups of another server too.
+ */
+export async function listGroup(store: BackupStore, group: BackupGroup): Promise<GroupListing> {
+  const folders = [...new Set([groupFolder(group), legacyGroupFolder(group)])];
+  const listed = new Map((await Promise.all(folders.map((f) => store.list(f)))).flat().map((b) => [b.name, b]));
+  const set = encodeDatabaseSet(group.databases);
+  const current: StoredBackup[] = [];
+  const legacy: StoredBackup[] = [];
+  for (const b of listed.values()) {
+    const m = b.metadata;
+    if (m[META.engine] !== group.engine) continue;
+    if (m[META.server] !== undefined) {
+      if (isBackupIn(groupFolder(group), b.name) && m[META.databaseSet] === set && (decoded(m[META.prefix]) ?? '') === group.prefix) current.push(b);
+    } else if (isBackupIn(legacyGroupFolder(group), b.name) && decoded(m[META.databases]) === group.label) legacy.push(b);
+  }
+  const servers = [...new Set(current.map((b) => b.metadata[META.server] as string))].sort();
+  const ours = group.server === undefined ? current : current.filter((b) => b.metadata[META.server] === group.server);
+  const attributable = group.server === undefined ? servers.length <= 1 : servers.every((s) => s === group.server);
+  const newestFirst = (list: StoredBackup[]) =>
+    list.sort((a, b) => (b.metadata[META.createdAt] ?? '').localeCompare(a.metadata[META.createdAt] ?? '') || b.name.localeCompare(a.name));
+  return {
+    backups: newestFirst(attributable ? [...ours, ...legacy] : ours),
+    unattributed: attributable ? [] : newestFirst(legacy),
+    servers: group.server === undefined ? servers : [group.server],
+  };
+}
+
+const describeGroup = (group: BackupGroup) =>
+  `${group.engine} ${group.label}${group.server ? ` on ${group.server}` : ''}${group.prefix ? ` under prefix ${group.prefix}` : ''}`;
+
+/**
+ * `latest` (the newest backup of the group whose verification did not fail) or a backup's name, and
+ * why it was chosen. With no server in the group and backups of several servers, `latest` is refused.
+ */
+export async function findBackup(store: BackupStore, which: string, group: BackupGroup): Promise<{ backup: StoredBackup; why: string }> {
   if (which && which !== 'latest') {
     const found = await store.get(which);
     if (!found) throw new Error(`backup ${which} does not exist (input 'backup')`);
-    return found;
+    return { backup: found, why: "named by input 'backup'" };
   }
-  const newest = (await group())[0];
-  if (!newest) throw new Error('there is no backup to use: the group is empty (check prefix, engine and databases)');
-  return newest;
+  const { backups, servers } = await listGroup(store, group);
+  if (servers.length > 1) {
+    throw new InputError('uri', '', `the URI of the server the backup was made from (it is only read for its host and port): this prefix holds backups of ${group.engine} ${group.label} from ${servers.join(', ')}`);
+  }
+  const chosen = backups.find((b) => !verificationFailed(b));
+  if (!chosen) {
+    const failed = backups[0];
+    if (!failed) throw new Error(`there is no backup of ${describeGroup(group)} (check prefix, engine, databases and the server in the URI)`);
+    throw new Error(`every backup of ${describeGroup(group)} failed verification (the newest, ${failed.name}: ${decoded(failed.metadata[META.verifyFailure]) ?? 'no reason recorded'})`);
+  }
+  const skipped = backups.slice(0, backups.indexOf(chosen));
+  const verified = chosen.metadata[META.verifiedAt] ? `verified at ${chosen.metadata[META.verifiedAt]}` : 'not verified';
+  const unknownServer = chosen.metadata[META.server] === undefined ? '; made before backups recorded their server' : '';
+  const usable = backups.filter((b) => !verificationFailed(b)).length;
+  const why = [`the newest of ${usable} backup${usable === 1 ? '' : 's'} of ${describeGroup(group)} that did not fail verification, ${verified}${unknownServer}`]
+    .concat(skipped.map((b) => `skipped the newer ${b.name}: verification failed at ${b.metadata[META.verifyFailedAt]} (${decoded(b.metadata[META.verifyFailure]) ?? 'no reason recorded'})`))
+    .join('; ');
+  return { backup: chosen, why };
 }
 
 export interface RestoreRequest {
@@ -251,17 +332,30 @@ export async function restoreBackup(req: RestoreRequest): Promise<void> {
 export interface PruneResult {
   deleted: string[];
   kept: { name: string; reasons: string[] }[];
+  /** Backups of the group's databases made before servers were recorded that retention left alone (see listGroup). */
+  unattributed: string[];
 }
 
-/** Applies retention to one group; the newest verified backup is never deleted (see decideRetention). */
-export async function pruneBackups(store: BackupStore, backups: StoredBackup[], policy: RetentionPolicy, dryRun: boolean, now = new Date()): Promise<PruneResult> {
-  if (!hasRetention(policy)) return { deleted: [], kept: backups.map((b) => ({ name: b.name, reasons: ['no retention rule'] })) };
-  const entries = backups.map((b) => ({ name: b.name, createdAt: new Date(b.metadata[META.createdAt] ?? 0), verified: Boolean(b.metadata[META.verifiedAt]) }));
-  const decision = decideRetention(entries, policy, now);
+/**
+ * Applies retention to one group, listed here by its metadata so no other group's backup is ever
+ * counted or deleted. The newest verified backup and those in `keep` (the one this run made) are never
+ * deleted; failed verifications never count (see decideRetention).
+ */
+export async function pruneBackups(
+  store: BackupStore,
+  group: BackupGroup,
+  policy: RetentionPolicy,
+  options: { dryRun: boolean; keep?: readonly string[]; now?: Date },
+): Promise<PruneResult> {
+  const { backups, unattributed } = await listGroup(store, group);
+  const ignored = unattributed.map((b) => b.name);
+  if (!hasRetention(policy)) return { deleted: [], kept: backups.map((b) => ({ name: b.name, reasons: ['no retention rule'] })), unattributed: ignored };
+  const entries = backups.map((b) => ({ name: b.name, createdAt: new Date(b.metadata[META.createdAt] ?? 0), verified: Boolean(b.metadata[META.verifiedAt]), failed: verificationFailed(b) }));
+  const decision = decideRetention(entries, policy, options.now, options.keep);
   for (const entry of decision.delete) {
-    if (dryRun) continue;
+    if (options.dryRun) continue;
     await store.delete(entry.name);
     await store.delete(manifestName(entry.name));
   }
-  return { deleted: decision.delete.map((e) => e.name), kept: decision.keep.map((k) => ({ name: k.entry.name, reasons: k.reasons })) };
+  return { deleted: decision.delete.map((e) => e.name), kept: decision.keep.map((k) => ({ name: k.entry.name, reasons: k.reasons })), unattributed: ignored };
 }

@@ -1,8 +1,10 @@
-/** What retention needs to know of one backup of a group (same prefix, engine and database). */
+/** What retention needs to know of one backup of a group (same prefix, engine, databases and server). */
 export interface BackupEntry {
   name: string;
   createdAt: Date;
   verified: boolean;
+  /** Its verification failed: it never fills a rule's place. */
+  failed?: boolean;
 }
 
 export interface RetentionPolicy {
@@ -44,24 +46,28 @@ const BUCKETS: [keyof RetentionPolicy, string, (d: Date) => string][] = [
 /**
  * Decides which backups of one group to keep. A backup is kept when any rule keeps it; the newest
  * verified backup is always kept, whatever the rules say, so retention can never leave a group without
- * a backup known to restore. With no rule at all, everything is kept.
+ * a backup known to restore, and so are the `pinned` ones (the backup this run made, whatever its
+ * date says of the clocks). Rules count only backups whose verification did not fail; a failed one is
+ * kept while it is newer than the oldest backup a rule keeps (to be looked into), and deleted after.
+ * With no rule at all, everything is kept.
  */
-export function decideRetention(entries: readonly BackupEntry[], policy: RetentionPolicy, now = new Date()): RetentionDecision {
+export function decideRetention(entries: readonly BackupEntry[], policy: RetentionPolicy, now = new Date(), pinned: readonly string[] = []): RetentionDecision {
   const newestFirst = [...entries].sort((a, b) => b.createdAt.getTime() - a.createdAt.getTime() || b.name.localeCompare(a.name));
   const reasons = new Map<BackupEntry, string[]>(newestFirst.map((e) => [e, []]));
   const keep = (entry: BackupEntry, reason: string) => reasons.get(entry)?.push(reason);
+  const counted = newestFirst.filter((e) => !e.failed);
 
   if (!hasRetention(policy)) newestFirst.forEach((e) => keep(e, 'no retention rule'));
   if (policy.keepDays) {
     const cutoff = now.getTime() - policy.keepDays * 86_400_000;
-    newestFirst.filter((e) => e.createdAt.getTime() >= cutoff).forEach((e) => keep(e, `younger than ${policy.keepDays} days`));
+    counted.filter((e) => e.createdAt.getTime() >= cutoff).forEach((e) => keep(e, `younger than ${policy.keepDays} days`));
   }
-  if (policy.keepLast) newestFirst.slice(0, policy.keepLast).forEach((e, i) => keep(e, `last ${i + 1} of ${policy.keepLast}`));
+  if (policy.keepLast) counted.slice(0, policy.keepLast).forEach((e, i) => keep(e, `last ${i + 1} of ${policy.keepLast}`));
   for (const [rule, label, bucketOf] of BUCKETS) {
     const count = policy[rule];
     if (!count) continue;
     const seen = new Set<string>();
-    for (const entry of newestFirst) {
+    for (const entry of counted) {
       const bucket = bucketOf(entry.createdAt);
       if (seen.has(bucket)) continue;
       if (seen.size >= count) break;
@@ -69,8 +75,13 @@ export function decideRetention(entries: readonly BackupEntry[], policy: Retenti
       keep(entry, `${label} ${bucket}`);
     }
   }
-  const newestVerified = newestFirst.find((e) => e.verified);
+  const newestVerified = counted.find((e) => e.verified);
   if (newestVerified) keep(newestVerified, 'newest verified backup');
+  const oldestKept = counted.findLast((e) => reasons.get(e)?.length);
+  for (const entry of newestFirst) {
+    if (pinned.includes(entry.name)) keep(entry, 'made by this run');
+    else if (entry.failed && hasRetention(policy) && (!oldestKept || entry.createdAt >= oldestKept.createdAt)) keep(entry, 'failed verification (not counted; kept while newer than the oldest backup kept)');
+  }
 
   return {
     keep: newestFirst.filter((e) => reasons.get(e)?.length).map((entry) => ({ entry, reasons: reasons.get(entry) ?? [] })),

@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto';
-import { createReadStream, createWriteStream, existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
-import { dirname, join, relative, sep } from 'node:path';
-import { finished } from 'node:stream/promises';
+import { createReadStream, createWriteStream, existsSync, linkSync, mkdirSync, openSync, readdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { dirname, isAbsolute, join, relative, resolve, sep } from 'node:path';
+import { pipeline } from 'node:stream/promises';
 import * as core from '@actions/core';
 import type { ContainerClient } from '@azure/storage-blob';
 import { uploadBlocks } from '../azure/block-upload';
@@ -21,7 +21,10 @@ export interface UploadOptions {
   beforeCommit?: (result: { sizeBytes: number; sha256: string }) => Promise<Record<string, string> | undefined>;
 }
 
-/** Where backups live. A backup becomes visible only when complete: a failed upload leaves nothing. */
+/**
+ * Where backups live. A backup becomes visible only when complete: a failed upload leaves nothing.
+ * Nothing is ever overwritten: upload and writeText fail when the name exists.
+ */
 export interface BackupStore {
   /** Where a backup is, for people: the blob URL without any SAS, or the file path. */
   locate(name: string): string;
@@ -43,6 +46,12 @@ export interface BackupStore {
 function tagValue(value: string): string {
   return value.replace(/[^A-Za-z0-9 +\-./:=_]/g, '_').slice(0, 256);
 }
+
+/** Refusal to overwrite; an upload stops with it before any data moves when it can tell. */
+function exists(name: string): Error {
+  return new Error(`${name} already exists; nothing was overwritten`);
+}
+const isConflict = (error: unknown) => [409, 412].includes((error as { statusCode?: number }).statusCode ?? 0);
 
 /** The manifest sits next to its backup. */
 export const manifestName = (backup: string) => `${backup}.manifest.json`;
@@ -72,14 +81,20 @@ export class AzureBlobStore implements BackupStore {
 
   async upload(name: string, source: AsyncIterable<Uint8Array>, options: UploadOptions) {
     await this.ensureContainer();
-    const result = await uploadBlocks(this.container.getBlockBlobClient(name), source, {
-      blockSize: options.blockSize,
-      concurrency: options.concurrency,
-      metadata: options.metadata,
-      onProgress: options.onProgress,
-      beforeCommit: options.beforeCommit,
-    });
-    return { sizeBytes: result.sizeBytes, sha256: result.sha256 };
+    const blob = this.container.getBlockBlobClient(name);
+    if (await blob.exists()) throw exists(name);
+    try {
+      const result = await uploadBlocks(blob, source, {
+        blockSize: options.blockSize,
+        concurrency: options.concurrency,
+        metadata: options.metadata,
+        onProgress: options.onProgress,
+        beforeCommit: options.beforeCommit,
+      });
+      return { sizeBytes: result.sizeBytes, sha256: result.sha256 };
+    } catch (error) {
+      throw isConflict(error) ? exists(name) : error;
+    }
   }
 
   async list(prefix: string): Promise<StoredBackup[]> {
@@ -120,7 +135,11 @@ export class AzureBlobStore implements BackupStore {
   }
 
   async writeText(name: string, text: string): Promise<void> {
-    await this.container.getBlockBlobClient(name).upload(text, Buffer.byteLength(text), { blobHTTPHeaders: { blobContentType: 'application/json' } });
+    try {
+      await this.container.getBlockBlobClient(name).upload(text, Buffer.byteLength(text), { blobHTTPHeaders: { blobContentType: 'application/json' }, conditions: { ifNoneMatch: '*' } });
+    } catch (error) {
+      throw isConflict(error) ? exists(name) : error;
+    }
   }
 
   async readText(name: string): Promise<string | undefined> {
@@ -149,14 +168,19 @@ export class AzureBlobStore implements BackupStore {
 }
 
 /**
- * A folder on the runner (or a mounted share): data is written to `<name>.partial` and renamed when
- * complete, so a failed run leaves no file that looks like a backup; metadata sits in `<name>.meta.json`.
+ * A folder on the runner (or a mounted share): data is written to `<name>.partial` and linked to its
+ * name when complete, so a failed run leaves no file that looks like a backup and an existing file is
+ * never replaced; metadata sits in `<name>.meta.json`.
  */
 export class LocalStore implements BackupStore {
   constructor(private readonly root: string) {}
 
+  /** Never outside the root, whatever the name holds (`..`, an absolute path, backslashes on Windows). */
   private path(name: string): string {
-    return join(this.root, ...name.split('/'));
+    const path = resolve(this.root, ...name.split('/'));
+    const inside = relative(resolve(this.root), path);
+    if (!inside || inside === '..' || inside.startsWith(`..${sep}`) || isAbsolute(inside)) throw new Error(`${JSON.stringify(name)} is outside local-path; nothing was written or read`);
+    return path;
   }
 
   locate(name: string): string {
@@ -165,29 +189,36 @@ export class LocalStore implements BackupStore {
 
   async upload(name: string, source: AsyncIterable<Uint8Array>, options: UploadOptions) {
     const path = this.path(name);
+    if (existsSync(path)) throw exists(name);
     mkdirSync(dirname(path), { recursive: true });
     const partial = `${path}.partial`;
-    const out = createWriteStream(partial);
+    const meta = `${path}.meta.json`;
+    const fd = openPartial(partial, name);
     const hash = createHash('sha256');
     let size = 0;
+    let wroteMeta = false;
     try {
-      for await (const chunk of source) {
-        hash.update(chunk);
-        size += chunk.length;
-        if (!out.write(chunk)) await new Promise<void>((resolve) => out.once('drain', () => resolve()));
-        options.onProgress?.(size);
-      }
-      out.end();
-      await finished(out);
+      await pipeline(
+        source,
+        async function* (chunks: AsyncIterable<Uint8Array>) {
+          for await (const chunk of chunks) {
+            hash.update(chunk);
+            size += chunk.length;
+            options.onProgress?.(size);
+            yield chunk;
+          }
+        },
+        createWriteStream(partial, { fd }),
+      );
       const result = { sizeBytes: size, sha256: hash.digest('hex') };
       const extra = (await options.beforeCommit?.(result)) ?? {};
-      writeFileSync(`${path}.meta.json`, JSON.stringify({ ...options.metadata, ...extra }, null, 2));
-      renameSync(partial, path);
+      writeFileSync(meta, JSON.stringify({ ...options.metadata, ...extra }, null, 2), { flag: 'wx' });
+      wroteMeta = true;
+      commitFile(partial, path, name);
       return result;
     } catch (error) {
-      out.destroy();
       rmSync(partial, { force: true });
-      rmSync(`${path}.meta.json`, { force: true });
+      if (wroteMeta) rmSync(meta, { force: true });
       throw error;
     }
   }
@@ -229,7 +260,11 @@ export class LocalStore implements BackupStore {
 
   async writeText(name: string, text: string): Promise<void> {
     mkdirSync(dirname(this.path(name)), { recursive: true });
-    writeFileSync(this.path(name), text);
+    try {
+      writeFileSync(this.path(name), text, { flag: 'wx' });
+    } catch (error) {
+      throw (error as NodeJS.ErrnoException).code === 'EEXIST' ? exists(name) : error;
+    }
   }
 
   async readText(name: string): Promise<string | undefined> {
@@ -240,4 +275,28 @@ export class LocalStore implements BackupStore {
     rmSync(this.path(name), { force: true });
     rmSync(`${this.path(name)}.meta.json`, { force: true });
   }
+}
+
+/** `wx`: a second run writing the same name fails here instead of sharing (and then removing) the file. */
+function openPartial(partial: string, name: string): number {
+  try {
+    return openSync(partial, 'wx');
+  } catch (error) {
+    throw (error as NodeJS.ErrnoException).code === 'EEXIST' ? exists(name) : error;
+  }
+}
+
+/**
+ * Gives the finished file its name only if the name is free: a hard link fails when it exists, where a
+ * rename would replace it. A file system without hard links (exFAT, some shares) gets a checked rename.
+ */
+function commitFile(partial: string, path: string, name: string): void {
+  try {
+    linkSync(partial, path);
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === 'EEXIST' || existsSync(path)) throw exists(name);
+    renameSync(partial, path);
+    return;
+  }
+  rmSync(partial);
 }
