@@ -62,7 +62,7 @@ export function databaseSet(engine: Engine, uri: string, selection: Selection): 
     if (!db) return ALL_DATABASES;
     names = [db];
   }
-  if (names.some((n) => !n)) throw new InputError('databases', '', 'the database to back up, named here or in the URI', true);
+  if (names.some((n) => !n)) throw new InputError('databases', '', 'the database to back up, named here or in the URI');
   return [...new Set(names)].sort();
 }
 
