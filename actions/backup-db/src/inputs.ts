@@ -1,4 +1,4 @@
-import { InputError, checkDatabaseUri, getBoolean, getContext, getDuration, getEnum, getInteger, getList, getString } from '@slipway/shared';
+import { InputError, checkDatabaseUri, getBoolean, getContext, getDuration, getEndpoint, getEnum, getInteger, getList, getString, type Endpoint } from '@slipway/shared';
 import * as backup from '@slipway/shared/backup';
 
 export interface BackupDbConfig {
@@ -28,7 +28,7 @@ export interface BackupDbConfig {
   blockSize: number;
   concurrency: number;
   timeoutMs: number;
-  metricsPushgatewayUrl: string;
+  metricsPushgateway?: Endpoint;
   summary: boolean;
   runId: string;
   runUrl: string;
@@ -126,7 +126,7 @@ export function readInputs(env: NodeJS.ProcessEnv = process.env): BackupDbConfig
     blockSize: getInteger('block-size', 4, { min: 1, max: 4000 }) * 1024 * 1024,
     concurrency: getInteger('upload-concurrency', 4, { min: 1, max: 64 }),
     timeoutMs: getDuration('timeout', '6h'),
-    metricsPushgatewayUrl: getString('metrics-pushgateway-url'),
+    metricsPushgateway: getEndpoint('metrics-pushgateway-url', { allowInsecure: true }),
     summary: getBoolean('summary', true),
     runId: context.runId ? `${context.runId}${context.runAttempt && context.runAttempt !== '1' ? `.${context.runAttempt}` : ''}` : 'local',
     runUrl: context.runUrl,

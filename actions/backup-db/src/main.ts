@@ -165,6 +165,6 @@ run(async () => {
   } finally {
     clearTimeout(timer);
     const database = backup.databaseLabel(config.engine, config.uri, config.selection);
-    await pushMetrics(metrics, config.metricsPushgatewayUrl, getContext(), ok && config.mode === 'backup', { grouping: { engine: config.engine, database } });
+    await pushMetrics(metrics, config.metricsPushgateway, getContext(), ok && config.mode === 'backup', { grouping: { engine: config.engine, database } });
   }
 });

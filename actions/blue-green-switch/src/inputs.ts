@@ -1,4 +1,4 @@
-import { InputError, checkUrl, contextVars, getBoolean, getContext, getDuration, getEnum, getInteger, getNumber, getString, renderTemplate } from '@slipway/shared';
+import { InputError, checkEndpoint, contextVars, getBoolean, getContext, getDuration, getEnum, getInteger, getNumber, getString, renderTemplate, type Endpoint } from '@slipway/shared';
 import * as routing from '@slipway/shared/routing';
 
 export const COLORS = ['blue', 'green'] as const;
@@ -28,6 +28,9 @@ export const ROUTER_INPUTS: routing.RouterInputSpec = { backends: COLORS, kinds:
 
 const probeTimeout = (interval: number) => Math.max(1000, Math.min(10_000, interval));
 
+/** A URL's `user:password@` travels as an Authorization header (registered as secrets, never in the URL). */
+export const probed = (endpoint: Endpoint) => ({ url: endpoint.url.toString(), headers: endpoint.headers });
+
 /** Reads and checks every input before anything is changed. */
 export function readInputs(): BlueGreenConfig {
   if (!getString('router')) throw new InputError('router', '', `one of ${routing.ROUTER_KINDS.map((k) => `\`${k}\``).join(', ')}`);
@@ -41,7 +44,7 @@ export function readInputs(): BlueGreenConfig {
   const healthUrl = getString('health-url');
   if (healthUrl) {
     // Checked for both colours now: a bad URL would otherwise be found only after health-timeout.
-    for (const color of COLORS) checkUrl('health-url', renderTemplate(healthUrl, contextVars(getContext(), { color }), 'health-url'), { allowInsecure: true });
+    for (const color of COLORS) checkEndpoint('health-url', renderTemplate(healthUrl, contextVars(getContext(), { color }), 'health-url'), { allowInsecure: true });
     const intervalMs = routing.getPeriod('health-interval', '5s');
     health = {
       url: healthUrl,
@@ -68,8 +71,8 @@ export function readInputs(): BlueGreenConfig {
       intervalMs,
       maxErrorRate,
       consecutiveErrorLimit: getInteger('consecutive-error-limit', 4, { min: 0, max: 1000 }),
-      url: watchUrl ? { url: checkUrl('watch-url', watchUrl, { allowInsecure: true }).toString(), expectStatus, timeoutMs: probeTimeout(intervalMs) } : undefined,
-      prometheus: prometheusUrl ? { url: checkUrl('prometheus-url', prometheusUrl, { allowInsecure: true }).toString(), query: watchQuery } : undefined,
+      url: watchUrl ? { ...probed(checkEndpoint('watch-url', watchUrl, { allowInsecure: true })), expectStatus, timeoutMs: probeTimeout(intervalMs) } : undefined,
+      prometheus: prometheusUrl ? { ...probed(checkEndpoint('prometheus-url', prometheusUrl, { allowInsecure: true })), query: watchQuery } : undefined,
     };
   }
   const confirmTimeoutMs = routing.getPeriod('confirm-timeout', '1m');

@@ -1,7 +1,7 @@
 import * as core from '@actions/core';
-import { InputError, Timeline, addTable, contextVars, escapeHtml, formatDuration, getContext, renderTemplate, run, sleep, writeSummary } from '@slipway/shared';
+import { InputError, Timeline, addTable, checkEndpoint, contextVars, escapeHtml, formatDuration, getContext, renderTemplate, run, sleep, writeSummary } from '@slipway/shared';
 import * as routing from '@slipway/shared/routing';
-import { COLORS, other, readInputs, type Color } from './inputs';
+import { COLORS, other, probed, readInputs, type Color } from './inputs';
 
 const allTo = (color: Color): routing.Weights => ({ [color]: 100, [other(color)]: 0 });
 /** The colour getting all traffic, if one does. */
@@ -54,11 +54,11 @@ run(async () => {
 
     await ensureUp(target);
     if (config.health) {
-      const url = renderTemplate(config.health.url, contextVars(context, { color: target }), 'health-url');
-      const gate = await routing.waitHealthy({ ...config.health, url }, (r, streak) => core.info(`  health ${target}: ${r.ok ? 'ok' : 'FAIL'} ${r.detail} (${r.ms} ms), ${streak}/${config.health?.successes} in a row`));
+      const health = probed(checkEndpoint('health-url', renderTemplate(config.health.url, contextVars(context, { color: target }), 'health-url'), { allowInsecure: true }));
+      const gate = await routing.waitHealthy({ ...config.health, ...health }, (r, streak) => core.info(`  health ${target}: ${r.ok ? 'ok' : 'FAIL'} ${r.detail} (${r.ms} ms), ${streak}/${config.health?.successes} in a row`));
       const last = gate.probes.at(-1);
       if (!gate.healthy) {
-        note('Health gate failed', `${target} at ${url}: last ${last?.detail}; traffic untouched`);
+        note('Health gate failed', `${target} at ${health.url}: last ${last?.detail}; traffic untouched`);
         throw new Error(`${target} failed its health gate (${config.health.successes} successes in a row within ${formatDuration(config.health.deadlineMs)}; last: ${last?.detail}); traffic was not switched`);
       }
       note('Health gate passed', `${target}: ${config.health.successes} successes in a row (${gate.probes.length} probes)`);
@@ -85,7 +85,7 @@ run(async () => {
       if (!cannotConfirm && router.confirmServing) waits.push(router.confirmServing(config.confirmTimeoutMs));
       if (config.confirm && config.watch.url) {
         const body = config.confirm.body && renderTemplate(config.confirm.body, contextVars(context, { color: target }), 'confirm-body');
-        waits.push(routing.confirmAnswers({ url: config.watch.url.url, color: target, header: config.confirm.header, body: body || undefined, answers: config.confirm.answers, timeoutMs: config.watch.url.timeoutMs, deadlineMs: config.confirmTimeoutMs }));
+        waits.push(routing.confirmAnswers({ url: config.watch.url.url, headers: config.watch.url.headers, color: target, header: config.confirm.header, body: body || undefined, answers: config.confirm.answers, timeoutMs: config.watch.url.timeoutMs, deadlineMs: config.confirmTimeoutMs }));
       }
       const confirmed = await Promise.allSettled(waits);
       const refused = confirmed.flatMap((c) => (c.status === 'rejected' ? [(c.reason as Error).message] : []));

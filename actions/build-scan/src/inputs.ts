@@ -1,5 +1,5 @@
 import { existsSync, readFileSync } from 'node:fs';
-import { InputError, checkUrl, getBoolean, getEnum, getKeyValues, getList, getPairs, getString, type RunContext } from '@slipway/shared';
+import { InputError, checkEndpoint, checkUrl, getBoolean, getEnum, getKeyValues, getList, getPairs, getString, type RunContext } from '@slipway/shared';
 import { DEFAULT_TAG_RULES, SCANNER_RELEASES, computeTags, parseIgnoreFile, parseSeverities, parseTagRule, registryHost, type Builder, type CacheMode, type Credentials, type IgnoreRule, type ScanKind, type ScannerName, type Severity } from '@slipway/shared/image';
 
 export interface BuildScanConfig {
@@ -21,6 +21,7 @@ export interface BuildScanConfig {
     version: string;
     checksum?: string;
     mirror: string;
+    mirrorHeaders: Record<string, string>;
     scans: ScanKind[];
     /** Empty: report only. */
     failOn: Severity[];
@@ -87,7 +88,7 @@ export function readInputs(ctx: RunContext & { defaultBranch?: string }, env: No
   if (refused) throw new InputError('scanner-version', version, `any version but this one, which is ${refused}`);
   const checksum = getString('scanner-checksum') || undefined;
   if (checksum && !/^[0-9a-fA-F]{64}$/.test(checksum)) throw new InputError('scanner-checksum', checksum, `the SHA-256 (64 hex digits) of the ${scanner} ${version} release archive`);
-  const mirror = checkUrl('scanner-mirror', getString('scanner-mirror') || 'https://github.com').toString().replace(/\/+$/, '');
+  const mirror = checkEndpoint('scanner-mirror', getString('scanner-mirror') || 'https://github.com');
   const scansText = getList('scanners');
   const scans = (scansText.length ? scansText : release.scans) as ScanKind[];
   const unsupported = scans.filter((s) => !release.scans.includes(s));
@@ -121,7 +122,8 @@ export function readInputs(ctx: RunContext & { defaultBranch?: string }, env: No
           scanner,
           version,
           checksum,
-          mirror,
+          mirror: mirror.url.toString().replace(/\/+$/, ''),
+          mirrorHeaders: mirror.headers,
           scans,
           failOn,
           ignoreUnfixed: getBoolean('ignore-unfixed', false),

@@ -40,7 +40,7 @@ run(async () => {
 
     if (config.scan) {
       const scan = config.scan;
-      const bin = await image.installScanner({ name: scan.scanner, version: scan.version, checksum: scan.checksum, mirror: scan.mirror });
+      const bin = await image.installScanner({ name: scan.scanner, version: scan.version, checksum: scan.checksum, mirror: scan.mirror, mirrorHeaders: scan.mirrorHeaders });
       const cacheDir = join(process.env.RUNNER_TEMP || tmpdir(), `slipway-${scan.scanner}-cache`);
       if (scan.scans.includes('vuln')) {
         const db = await image.prepareDatabase({ scanner: scan.scanner, bin, cacheDir, repositories: scan.dbRepositories, actionsCache: true });

@@ -1,5 +1,4 @@
-import * as core from '@actions/core';
-import { InputError, checkUrl, getBoolean, getDuration, getEnum, getInteger, getKeyValues, getNumber, getString, formatDuration, type PrometheusEndpoint } from '@slipway/shared';
+import { InputError, checkEndpoint, getBoolean, getDuration, getEndpoint, getEnum, getInteger, getKeyValues, getNumber, getString, formatDuration, type Endpoint, type PrometheusEndpoint } from '@slipway/shared';
 import * as canary from '@slipway/shared/canary';
 import * as routing from '@slipway/shared/routing';
 
@@ -13,7 +12,7 @@ export interface CanaryConfig {
   router?: routing.RouterConfig;
   analysis: canary.AnalysisConfig;
   progression: canary.ProgressionConfig;
-  pushgatewayUrl?: string;
+  pushgateway?: Endpoint;
   summary: boolean;
 }
 
@@ -37,16 +36,17 @@ function steps(): number[] {
   return numbers;
 }
 
-function headers(): Record<string, string> | undefined {
-  const pairs = getKeyValues('prometheus-headers');
-  for (const [, value] of pairs) if (value) core.setSecret(value);
-  return pairs.length ? Object.fromEntries(pairs) : undefined;
+/** `user:password@` in prometheus-url as Basic auth; prometheus-headers (registered as secrets) over it. */
+function prometheusEndpoint(): PrometheusEndpoint {
+  const url = getString('prometheus-url', { required: 'the Prometheus base URL, e.g. `http://prometheus:9090`' });
+  const endpoint = checkEndpoint('prometheus-url', url, { allowInsecure: true });
+  const headers = { ...endpoint.headers, ...Object.fromEntries(getKeyValues('prometheus-headers', { secret: true })) };
+  return { url: endpoint.url.toString(), headers: Object.keys(headers).length ? headers : undefined };
 }
 
 /** Reads and checks every input before anything is changed. */
 export async function readInputs(): Promise<CanaryConfig> {
-  const prometheusUrl = getString('prometheus-url', { required: 'the Prometheus base URL, e.g. `http://prometheus:9090`' });
-  const prometheus = { url: checkUrl('prometheus-url', prometheusUrl, { allowInsecure: true }).toString(), headers: headers() };
+  const prometheus = prometheusEndpoint();
   const mode = getEnum('mode', ['progressive', 'analyze'] as const, 'progressive');
   const routerName = getString('router');
   let router: routing.RouterConfig | undefined;
@@ -102,14 +102,14 @@ export async function readInputs(): Promise<CanaryConfig> {
     requestsQuery: canary.requestCountQuery(names),
     onNoData,
   };
-  const pushgateway = getString('metrics-pushgateway-url');
+  const pushgateway = getEndpoint('metrics-pushgateway-url', { allowInsecure: true });
   return {
     mode,
     prometheus,
     router,
     analysis,
     progression: { steps: mode === 'analyze' ? [] : steps(), stepDurationMs, intervalMs, deadlineMs, windowMs, judge, onNoData, consecutiveErrorLimit },
-    pushgatewayUrl: pushgateway ? checkUrl('metrics-pushgateway-url', pushgateway, { allowInsecure: true }).toString() : undefined,
+    pushgateway,
     summary: getBoolean('summary', true),
   };
 }

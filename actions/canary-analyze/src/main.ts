@@ -81,7 +81,7 @@ run(async () => {
     if (result?.score !== undefined) metrics.set('score', 'The statistical judge\'s deciding score.', result.score);
     if (result?.finalWeight !== undefined) metrics.set('final_weight', 'The canary\'s traffic percent at the end.', result.finalWeight);
     core.info(`Done in ${formatDuration(Date.now() - started)}.`);
-    await pushMetrics(metrics, config.pushgatewayUrl, context, result?.verdict === 'promote');
+    await pushMetrics(metrics, config.pushgateway, context, result?.verdict === 'promote');
   }
   if (result.verdict !== 'promote') {
     throw new Error(`canary ${result.verdict} (${result.outcome}): ${result.reason}${result.rolledBack ? '; the canary\'s traffic was taken away' : ''}`);

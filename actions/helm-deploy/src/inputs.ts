@@ -25,6 +25,8 @@ export interface HelmDeployConfig {
   /** The Helm archive's SHA-256 from the user, for a version Slipway does not pin. */
   helmChecksum?: string;
   helmMirror: string;
+  /** Basic credentials from helm-mirror's user-info. */
+  helmMirrorHeaders: Record<string, string>;
   github?: { token: string; environment: string; environmentUrl?: string };
   summary: boolean;
 }
@@ -69,7 +71,7 @@ export function readInputs(): HelmDeployConfig {
   if (environment && !token) throw new InputError('github-token', '', 'a token with `deployments: write` (e.g. `${{ github.token }}`), since environment is set');
   const environmentUrl = getString('environment-url') || undefined;
   if (environmentUrl) checkUrl('environment-url', environmentUrl, { allowInsecure: true });
-  const helmMirror = checkUrl('helm-mirror', getString('helm-mirror') || 'https://get.helm.sh', { allowInsecure: false }).toString();
+  const helmMirror = checkEndpoint('helm-mirror', getString('helm-mirror') || 'https://get.helm.sh', { allowInsecure: false });
 
   return {
     release,
@@ -100,7 +102,8 @@ export function readInputs(): HelmDeployConfig {
     kubeContext: getString('kube-context'),
     helmVersion: helmVersion && !helmVersion.startsWith('v') ? `v${helmVersion}` : helmVersion,
     helmChecksum,
-    helmMirror: helmMirror.replace(/\/$/, ''),
+    helmMirror: helmMirror.url.toString().replace(/\/$/, ''),
+    helmMirrorHeaders: helmMirror.headers,
     github: token && environment ? { token, environment, environmentUrl } : undefined,
     summary: getBoolean('summary', true),
   };

@@ -16,7 +16,7 @@ async function helmBinary(config: HelmDeployConfig): Promise<string> {
   if (!archive.pinned && !config.helmChecksum) {
     throw new InputError('helm-checksum', '', `the SHA-256 of ${archive.name} from the Helm release page, since Slipway pins only Helm ${Object.keys(helm.HELM_RELEASES).join(' and ')} (a checksum from the mirror itself proves nothing)`);
   }
-  return helm.installHelm(config.helmVersion, config.helmMirror, config.helmChecksum ? { sha256: config.helmChecksum, source: 'the helm-checksum input' } : undefined);
+  return helm.installHelm(config.helmVersion, config.helmMirror, config.helmChecksum ? { sha256: config.helmChecksum, source: 'the helm-checksum input' } : undefined, config.helmMirrorHeaders);
 }
 
 run(async () => {

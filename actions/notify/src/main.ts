@@ -19,7 +19,7 @@ run(async () => {
   }
   const failed = Object.entries(report.results).filter(([, r]) => !r.ok);
   for (const [name] of failed) metrics.set('channel_failed', 'Channels that could not deliver.', 1, { channel: name });
-  await pushMetrics(metrics, config.metricsPushgatewayUrl, config.notification.context, failed.length === 0);
+  await pushMetrics(metrics, config.metricsPushgateway, config.notification.context, failed.length === 0);
   if (failed.length && config.failOnError) {
     throw new Error(`${failed.length} of ${Object.keys(report.results).length} channels failed: ${failed.map(([n, r]) => `${n} (${r.error})`).join('; ')}`);
   }

@@ -82,13 +82,18 @@ export function getNumber(name: string, defaultValue: number, range: { min: numb
   return n;
 }
 
-/** A duration such as `90s`, `5m`, `1h`, `1h30m` or `500ms`, returned in milliseconds. */
-export function getDuration(name: string, defaultValue: string): number {
+/**
+ * A duration such as `90s`, `5m`, `1h`, `1h30m` or `500ms`, returned in milliseconds. 0 is refused
+ * unless the caller gives it a meaning (`allowZero`): as an interval it spins a loop, as a timeout or
+ * period it ends the work before it starts.
+ */
+export function getDuration(name: string, defaultValue: string, options: { allowZero?: boolean } = {}): number {
   const value = getString(name) || defaultValue;
   const ms = parseDuration(value);
   if (ms === undefined) {
     throw new InputError(name, value, 'a duration such as `500ms`, `90s`, `5m`, `1h` or `1h30m`');
   }
+  if (ms === 0 && !options.allowZero) throw new InputError(name, value, 'a duration over 0, such as `500ms`, `90s` or `5m`');
   return ms;
 }
 
@@ -133,13 +138,31 @@ export async function getObject(name: string, options: InputOptions = {}): Promi
   return parsed as Record<string, unknown>;
 }
 
-/** `key: value` (or `key=value`) lines, in order. */
-export function getKeyValues(name: string): [string, string][] {
-  return getList(name, { separator: 'newline' }).map((line) => {
+/**
+ * `key: value` (or `key=value`) lines, in order. With `secret` (headers, tokens), each value is
+ * registered for masking, and an error names the line by its number, never quoting it.
+ */
+export function getKeyValues(name: string, options: { secret?: boolean } = {}): [string, string][] {
+  const lines = getString(name).split(/\r?\n/);
+  const pairs: [string, string][] = [];
+  lines.forEach((raw, i) => {
+    const line = raw.trim();
+    if (line === '') return;
     const match = /^([^:=]+?)\s*[:=]\s*(.*)$/.exec(line);
-    if (!match?.[1]) throw new InputError(name, line, 'one `key: value` pair per line');
-    return [match[1], match[2] ?? ''];
+    if (!match?.[1]) {
+      // A line without its key may be the credential alone (`Bearer …` pasted without `Authorization:`).
+      if (options.secret) registerSecret(line);
+      throw new InputError(name, line, `one \`key: value\` pair per line (line ${i + 1} is not)`, options.secret);
+    }
+    const value = match[2] ?? '';
+    if (options.secret) {
+      registerSecret(value);
+      // The credential after an auth scheme may be echoed without the scheme.
+      registerSecret(/^[A-Za-z]+\s+(\S.*)$/.exec(value)?.[1], { fragment: true });
+    }
+    pairs.push([match[1], value]);
   });
+  return pairs;
 }
 
 /**
@@ -188,6 +211,11 @@ export function checkUrl(name: string, value: string, options: UrlOptions = {}):
  */
 export function checkEndpoint(name: string, value: string, options: UrlOptions & { secretPath?: boolean } = {}): Endpoint {
   const url = parseUrl(name, value, { ...options, secret: true });
+  // `https://user:1234/x@host` parses as host `user`, port 1234: a password cut at its `/`, `?` or `#`,
+  // which would be sent as a path to the wrong host.
+  if (!url.username && url.port && `${url.pathname}${url.search}${url.hash}`.includes('@')) {
+    throw new InputError(name, value, 'a URL whose user-info has `/`, `?`, `#` and `@` percent-encoded (%2F, %3F, %23, %40), as has an `@` after a port', true);
+  }
   return endpointOf(url, options);
 }
 

@@ -2,6 +2,7 @@ import * as core from '@actions/core';
 import type { Gauge, Registry } from 'prom-client';
 import type { RunContext } from './context';
 import { requestOk } from './http';
+import type { Endpoint } from './secrets/index';
 
 export interface PushOptions {
   /** Labels that identify this series in the Pushgateway group, besides the job. */
@@ -34,7 +35,7 @@ export class RunMetrics {
    * Adds the standard series and pushes everything with POST: series of the same name in the group are
    * replaced, others kept, so a failed run leaves the last success timestamp in place.
    */
-  async push(url: string, context: RunContext, succeeded: boolean, options: PushOptions = {}): Promise<void> {
+  async push(gateway: Endpoint, context: RunContext, succeeded: boolean, options: PushOptions = {}): Promise<void> {
     this.set('duration_seconds', 'Wall time of the action run.', (performance.now() - this.started) / 1000);
     if (succeeded) this.set('last_success_timestamp_seconds', 'Unix time of the last successful run.', Date.now() / 1000);
     const { Registry: RegistryClass, Gauge: GaugeClass } = await import('prom-client');
@@ -51,9 +52,9 @@ export class RunMetrics {
     await requestOk(
       {
         label: 'Pushgateway',
-        url: `${url.replace(/\/+$/, '')}/metrics/${groupingPath(grouping)}`,
+        url: `${gateway.url.href.replace(/\/+$/, '')}/metrics/${groupingPath(grouping)}`,
         method: 'POST',
-        headers: { 'content-type': registry.contentType },
+        headers: { ...gateway.headers, 'content-type': registry.contentType },
         body: await registry.metrics(),
       },
       { retries: 2, timeoutMs: options.timeoutMs ?? 10_000 },
@@ -71,17 +72,20 @@ export function groupingPath(grouping: Record<string, string>): string {
     .join('/');
 }
 
-/** Pushing metrics is a side channel: a failure is reported as a warning, never fails the step. */
+/**
+ * Pushing metrics is a side channel: a failure to push is reported as a warning, never fails the step.
+ * (The gateway's URL is checked with the other inputs, before anything is done: getEndpoint.)
+ */
 export async function pushMetrics(
   metrics: RunMetrics,
-  url: string | undefined,
+  gateway: Endpoint | undefined,
   context: RunContext,
   succeeded: boolean,
   options?: PushOptions,
 ): Promise<void> {
-  if (!url) return;
+  if (!gateway) return;
   try {
-    await metrics.push(url, context, succeeded, options);
+    await metrics.push(gateway, context, succeeded, options);
     core.info('Metrics pushed to the Pushgateway.');
   } catch (error) {
     core.warning(`Could not push metrics to the Pushgateway: ${error instanceof Error ? error.message : String(error)}`);

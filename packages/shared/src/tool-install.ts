@@ -25,6 +25,8 @@ export interface VerifiedTool {
   checksum: () => Promise<{ sha256: string; source: string }>;
   /** The folder inside the archive that holds the executable; empty for its top level. */
   folder?: string;
+  /** Sent with the download (a mirror's Basic credentials); dropped on a redirect to another host. */
+  headers?: Record<string, string>;
 }
 
 /** The folder holding the tool at this version, installing it when the tool cache lacks it. */
@@ -37,7 +39,7 @@ export async function installVerifiedTool(tool: VerifiedTool): Promise<string> {
   const expected = await tool.checksum();
   const file = tool.url.split('/').at(-1);
   core.info(`Downloading ${tool.url}`);
-  const archive = await tc.downloadTool(tool.url);
+  const archive = await tc.downloadTool(tool.url, undefined, undefined, tool.headers);
   const actual = await sha256File(archive);
   if (actual !== expected.sha256) throw new Error(`${file} has SHA-256 ${actual}, but ${expected.source} says ${expected.sha256}: not installing it`);
   const extracted = await tc.extractTar(archive);

@@ -1,6 +1,8 @@
 import { describe, expect, it } from 'vitest';
 import {
   InputError,
+  checkDatabaseUri,
+  checkEndpoint,
   checkUrl,
   formatDuration,
   getBoolean,
@@ -16,6 +18,7 @@ import {
   maskValue,
   parseDuration,
   redact,
+  registeredSecrets,
   renderDeep,
   renderTemplate,
   getContext,
@@ -113,6 +116,59 @@ describe('inputs', () => {
     withInputs({ 'build-args': 'VERSION=1.2.3\nFLAGS=a=b c' }, () => expect(getPairs('build-args', { expected: 'pairs' })).toEqual([['VERSION', '1.2.3'], ['FLAGS', 'a=b c']]));
     withInputs({ 'build-args': 'no pair here' }, () => expect(() => getPairs('build-args', { expected: 'NAME=value lines' })).toThrow(`Input 'build-args' is invalid: got "no pair here"; expected NAME=value lines.`));
     withInputs({ secrets: 'bad key!=s3cret-value' }, () => expect(() => getPairs('secrets', { secret: true, expected: 'id=value lines' })).toThrow(`Input 'secrets' is invalid: got "bad key!"; expected id=value lines.`));
+  });
+});
+
+describe('hostile inputs', () => {
+  it('refuses a zero duration (a busy loop, a timeout that ends before it starts) unless the caller gives 0 a meaning', () => {
+    for (const zero of ['0', '0s', '0ms', '0m0s', '0.0001']) {
+      withInputs({ 'watch-interval': zero }, () => expect(() => getDuration('watch-interval', '10s')).toThrow(`Input 'watch-interval' is invalid: got "${zero}"; expected a duration over 0`));
+    }
+    withInputs({ timeout: '' }, () => expect(() => getDuration('timeout', '0s')).toThrow(/Input 'timeout' is invalid: got "0s"/));
+    withInputs({ 'scale-down-delay': '0s' }, () => expect(getDuration('scale-down-delay', '0s', { allowZero: true })).toBe(0));
+  });
+
+  it('names a secret key/value line by its number, never quoting it, and masks every value', () => {
+    const lines = 'Authorization: Bearer tok-Adv3rsarial-1\nX-Scope-OrgID=tenant-a\nBearer tok-Pasted-W1thout-Key';
+    withInputs({ 'prometheus-headers': lines }, () => {
+      let message = '';
+      try {
+        getKeyValues('prometheus-headers', { secret: true });
+      } catch (error) {
+        message = (error as Error).message;
+      }
+      expect(message).toBe("Input 'prometheus-headers' is invalid: got \"***\"; expected one `key: value` pair per line (line 3 is not).");
+    });
+    expect(registeredSecrets()).toEqual(expect.arrayContaining(['Bearer tok-Adv3rsarial-1', 'tok-Adv3rsarial-1', 'tenant-a', 'Bearer tok-Pasted-W1thout-Key']));
+    withInputs({ fields: 'not a pair' }, () => expect(() => getKeyValues('fields')).toThrow('got "not a pair"'));
+  });
+
+  it('reads a database URI through parseDatabaseUri, naming the input and quoting nothing of it', () => {
+    expect(checkDatabaseUri('uri', 'postgres://u:p/w@h/shop').password).toBe('p/w');
+    for (const [uri, expected] of [
+      ['postgres://u:4821/Zq9x@h', /can be split into user, password and host in more than one way/],
+      ['mysql://u:50%off-Kq7@h/db', /password written with valid percent-encoding/],
+      ['mongodb://u:1234/x@h/app?appName=a@b', /more than one way/],
+    ] as const) {
+      expect(() => checkDatabaseUri('target-uri', uri)).toThrow(expected);
+      expect(() => checkDatabaseUri('target-uri', uri)).toThrow(/^Input 'target-uri' is invalid: got "[^"]*\*\*\*"; expected /);
+      expect(() => checkDatabaseUri('target-uri', uri)).not.toThrow(/4821|Zq9x|50%off|Kq7|1234|appName/);
+    }
+  });
+
+  it('shows no host in errors when the URL parser took the user and a piece of the password for it', () => {
+    expect(maskValue('postgres://u:1234/x@h/db')).toBe('***');
+    expect(maskValue('https://u:1234#x@h/')).toBe('***');
+    expect(maskValue('https://u:p%2Fw@prom.example.com/api')).toBe('https://prom.example.com/***');
+    expect(() => checkEndpoint('health-url', 'https://u:1234/x@h/')).toThrow(/Input 'health-url' is invalid: got "\*\*\*"; expected a URL whose user-info has/);
+  });
+
+  it('moves user-info into a Basic header and refuses it where no request carries credentials', () => {
+    const endpoint = checkEndpoint('prometheus-url', 'http://ops:Pr0m%2Fpass@127.0.0.1:9090/prom');
+    expect(endpoint.url.href).toBe('http://127.0.0.1:9090/prom');
+    expect(endpoint.headers.authorization).toBe(`Basic ${Buffer.from('ops:Pr0m/pass').toString('base64')}`);
+    expect(() => checkUrl('azure-account-url', 'https://u:Az-pass9@acct.blob.core.windows.net')).toThrow(/Input 'azure-account-url' is invalid: got "https:\/\/acct.blob.core.windows.net\/\*\*\*"; expected a URL without `user:password@`/);
+    expect(() => checkEndpoint('metrics-pushgateway-url', 'not a url')).toThrow(/Input 'metrics-pushgateway-url' is invalid: got "\*\*\*"; expected an absolute URL/);
   });
 });
 

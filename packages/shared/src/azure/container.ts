@@ -1,6 +1,6 @@
 import * as core from '@actions/core';
 import type { ContainerClient } from '@azure/storage-blob';
-import { InputError } from '../inputs';
+import { InputError, checkUrl } from '../inputs';
 import { requestOk } from '../http';
 
 export interface AzureAuth {
@@ -52,8 +52,14 @@ export function checkAzureAuth(auth: AzureAuth): 'connection-string' | 'sas' | '
   if (!auth.accountUrl) {
     throw new InputError('azure-account-url', '', 'the storage account URL (https://<account>.blob.core.windows.net) with azure-sas-token or azure-client-id + azure-tenant-id, or set azure-connection-string');
   }
+  // The SAS or the access token goes to this URL with every request: https only (plain http on loopback,
+  // for Azurite), no user-info and no query (a SAS belongs in azure-sas-token, which is masked).
+  const accountUrl = checkUrl('azure-account-url', auth.accountUrl, { secret: true });
+  if (accountUrl.search || accountUrl.hash) throw new InputError('azure-account-url', auth.accountUrl, 'the account URL without a query (give a SAS in azure-sas-token)', true);
   if (auth.sasToken) return 'sas';
   if (!auth.clientId || !auth.tenantId) throw new InputError(auth.clientId ? 'azure-tenant-id' : 'azure-client-id', '', 'both azure-client-id and azure-tenant-id for OIDC (or azure-sas-token)');
+  // The workflow's OIDC token is sent to it.
+  if (auth.authorityHost) checkUrl('azure-authority-host', auth.authorityHost);
   return 'oidc';
 }
 

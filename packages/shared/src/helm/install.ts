@@ -46,11 +46,11 @@ export function helmArchive(version: string): { name: string; folder: string; pi
  * The path of `helm` at this version, installing it when the tool cache lacks it. A checksum from the
  * caller (the archive's SHA-256, and who gives it) wins over the table; a version neither pins is refused.
  */
-export async function installHelm(version: string, mirror: string, checksum?: { sha256: string; source: string }): Promise<string> {
+export async function installHelm(version: string, mirror: string, checksum?: { sha256: string; source: string }, headers?: Record<string, string>): Promise<string> {
   const archive = helmArchive(version);
   const expected = checksum ? { sha256: checksum.sha256.toLowerCase(), source: checksum.source } : archive.pinned ? { sha256: archive.pinned, source: `Slipway's pin of Helm ${version}` } : undefined;
   if (!expected) throw new Error(`Helm ${version} is not pinned by Slipway for ${archive.folder} (pinned: ${Object.keys(HELM_RELEASES).join(', ')}), and no checksum was given for ${archive.name}`);
   const url = `${mirror.replace(/\/+$/, '')}/${archive.name}`;
-  const dir = await installVerifiedTool({ name: 'helm', version: version.replace(/^v/, ''), url, checksum: () => Promise.resolve(expected), folder: archive.folder });
+  const dir = await installVerifiedTool({ name: 'helm', version: version.replace(/^v/, ''), url, checksum: () => Promise.resolve(expected), folder: archive.folder, headers });
   return join(dir, 'helm');
 }

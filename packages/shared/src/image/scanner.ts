@@ -71,6 +71,8 @@ export interface ScannerSpec {
   checksum?: string;
   /** Where releases are downloaded from, mirroring github.com's release paths. */
   mirror: string;
+  /** Sent to the mirror (Basic credentials taken out of its URL). */
+  mirrorHeaders?: Record<string, string>;
 }
 
 /** The expected SHA-256 of the archive and who vouches for it; a checksums file alone gets a warning. */
@@ -80,7 +82,7 @@ async function expectedChecksum(spec: ScannerSpec, asset: string, base: string):
   const pinned = release.pinned[spec.version]?.[process.arch];
   if (pinned) return { sha256: pinned, source: `Slipway's pin of ${spec.name} ${spec.version}` };
   const url = `${base}/${release.checksums(spec.version)}`;
-  const body = (await requestOk({ label: `${spec.name} ${spec.version} checksums`, url }, { retries: 3, timeoutMs: 30_000 })).body;
+  const body = (await requestOk({ label: `${spec.name} ${spec.version} checksums`, url, headers: spec.mirrorHeaders }, { retries: 3, timeoutMs: 30_000 })).body;
   const line = body.split('\n').find((l) => l.trim().split(/\s+/)[1]?.replace(/^\*/, '') === asset);
   const sha256 = line?.trim().split(/\s+/)[0]?.toLowerCase() ?? '';
   if (!/^[0-9a-f]{64}$/.test(sha256)) throw new Error(`${url} lists no SHA-256 for ${asset}`);
@@ -94,7 +96,7 @@ export async function installScanner(spec: ScannerSpec): Promise<string> {
   if (process.platform !== 'linux' || !['x64', 'arm64'].includes(process.arch)) throw new Error(`${spec.name} is installed for Linux x64 and arm64 runners only, not ${process.platform}/${process.arch}`);
   const base = `${spec.mirror.replace(/\/+$/, '')}${release.releasePath(spec.version)}`;
   const asset = release.asset(spec.version, process.arch);
-  const dir = await installVerifiedTool({ name: spec.name, version: spec.version, url: `${base}/${asset}`, checksum: () => expectedChecksum(spec, asset, base) });
+  const dir = await installVerifiedTool({ name: spec.name, version: spec.version, url: `${base}/${asset}`, checksum: () => expectedChecksum(spec, asset, base), headers: spec.mirrorHeaders });
   return join(dir, spec.name);
 }
 

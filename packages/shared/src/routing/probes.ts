@@ -5,6 +5,8 @@ import { sleep } from '../retry';
 
 export interface ProbeSpec {
   url: string;
+  /** Sent with each probe (Basic credentials taken out of the URL). */
+  headers?: Record<string, string>;
   expectStatus: number;
   /** Text the body must contain. */
   expectBody?: string;
@@ -25,7 +27,7 @@ export async function probe(spec: ProbeSpec): Promise<ProbeResult> {
   const started = performance.now();
   const done = (ok: boolean, detail: string): ProbeResult => ({ ok, at, ms: Math.round(performance.now() - started), detail });
   try {
-    const response = await fetch(spec.url, { signal: AbortSignal.timeout(spec.timeoutMs), redirect: 'manual', headers: { 'user-agent': 'slipway-probe' } });
+    const response = await fetch(spec.url, { signal: AbortSignal.timeout(spec.timeoutMs), redirect: 'manual', headers: { 'user-agent': 'slipway-probe', ...spec.headers } });
     const body = await response.text();
     if (response.status !== spec.expectStatus) return done(false, `${response.status} (expected ${spec.expectStatus})`);
     if (spec.expectBody && !body.includes(spec.expectBody)) return done(false, `${response.status}, body lacks ${JSON.stringify(spec.expectBody)}`);
@@ -154,6 +156,7 @@ export async function watchAfterSwitch(spec: WatchSpec, onTick: (tick: WatchTick
 export interface AnswerCheck {
   /** Requested until `answers` in a row come from the colour. */
   url: string;
+  headers?: Record<string, string>;
   color: string;
   /** A response header whose value is the colour serving the answer (case-insensitive). */
   header?: string;
@@ -167,7 +170,7 @@ export interface AnswerCheck {
 /** Whether one answer says it came from the colour, and what it said otherwise. */
 async function fromColor(check: AnswerCheck): Promise<{ ok: boolean; detail: string }> {
   try {
-    const response = await fetch(check.url, { signal: AbortSignal.timeout(check.timeoutMs), redirect: 'manual', headers: { 'user-agent': 'slipway-probe' } });
+    const response = await fetch(check.url, { signal: AbortSignal.timeout(check.timeoutMs), redirect: 'manual', headers: { 'user-agent': 'slipway-probe', ...check.headers } });
     const body = await response.text();
     if (check.header) {
       const value = response.headers.get(check.header);
