@@ -91,7 +91,7 @@ export function readInputs(): BlueGreenConfig {
   for (const color of COLORS) if (deployments && !deployments[color]) throw new InputError(`deployment-${color}`, '', `the Deployment of the ${color} colour, since deployment-${other(color)} is set`);
   let scaleDownDelayMs: number | undefined;
   if (getString('scale-down-delay')) {
-    scaleDownDelayMs = getDuration('scale-down-delay', '0s');
+    scaleDownDelayMs = getDuration('scale-down-delay', '0s', { allowZero: true });
     if (!deployments) throw new InputError('deployment-blue', '', 'the Deployments of both colours (deployment-blue, deployment-green, Kubernetes routers), since scale-down-delay is set');
   }
   return { action, target, router, health, watch, confirm, confirmTimeoutMs, autoRollback: getBoolean('auto-rollback', true), deployments, scaleDownDelayMs, summary: getBoolean('summary', true) };
