@@ -26,7 +26,7 @@ function sourceFiles(dir: string): string[] {
 
 /** The input names passed as the first argument of an input reader in the action's own source. */
 function inputsInCode(sources: string[]): Set<string> {
-  const reader = /\b(?:get(?:String|Boolean|Integer|Number|Duration|List|Enum|Object|KeyValues|Pairs|Url)|render|checkTs|url)\(\s*'([a-z][a-z0-9-]*)'/g;
+  const reader = /\b(?:get(?:String|Boolean|Integer|Number|Duration|List|Enum|Object|KeyValues|Pairs|Url|Endpoint)|render|checkTs|url)\(\s*'([a-z][a-z0-9-]*)'/g;
   return new Set(sources.flatMap((s) => [...s.matchAll(reader)].map((m) => m[1] ?? '')));
 }
 

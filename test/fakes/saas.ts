@@ -1,6 +1,12 @@
 import { createHmac, timingSafeEqual } from 'node:crypto';
+import { once } from 'node:events';
+import { mkdtempSync, writeFileSync } from 'node:fs';
 import type { IncomingMessage, ServerResponse } from 'node:http';
+import { createServer as createHttpsServer } from 'node:https';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { listen, readBody, type Listening } from '../helpers/net';
+import { selfSignedCert } from './smtp';
 
 /**
  * Local stand-ins for the SaaS APIs that cannot run here. Each validates what it receives as strictly
@@ -20,9 +26,20 @@ export interface Received {
 
 interface Scripted {
   status: number;
+  /** E.g. `location` for a redirect. */
   headers?: Record<string, string>;
-  body?: string;
+  /** The body, or a function of the request: receivers often echo its URL in an error (see echoRequest). */
+  body?: string | ((r: Received, origin: string) => string);
   delayMs?: number;
+}
+
+/**
+ * An error body as receivers write them when they echo the request: the full URL, the path and query
+ * (also JSON-escaped, `\/` as PHP writes it), and each path segment and query value on its own.
+ */
+export function echoRequest(r: Received, origin: string): string {
+  const segments = r.path.split(/[/?&=]/).filter(Boolean);
+  return [`No handler for POST ${origin}${r.path}`, `path: ${r.path}`, `escaped: ${r.path.replace(/\//g, '\\/')}`, `segments: ${segments.join(' ')}`].join('\n');
 }
 
 export const SLACK_TOKEN = 'xoxb-1111-2222-slipwaytesttoken';
@@ -33,6 +50,8 @@ export const PAGERDUTY_KEY = 'R0123456789abcdef0123456789abcde';
 
 export class SaasFake {
   readonly received: Received[] = [];
+  /** With tls: the self-signed certificate (PEM file) to trust, e.g. as NODE_EXTRA_CA_CERTS. */
+  caFile?: string;
   private scripts = new Map<string, Scripted[]>();
   private listening?: Listening;
   /** GitHub stand-in data: workflow runs by id. */
@@ -43,9 +62,33 @@ export class SaasFake {
     return this.listening.url;
   }
 
+  constructor(private readonly options: { tls?: boolean } = {}) {}
+
   async start(): Promise<this> {
-    this.listening = await listen((req, res) => void this.handle(req, res));
+    const handler = (req: IncomingMessage, res: ServerResponse) => void this.handle(req, res);
+    this.listening = this.options.tls ? await this.listenTls(handler) : await listen(handler);
     return this;
+  }
+
+  /** HTTPS on loopback with a self-signed certificate for 127.0.0.1. */
+  private async listenTls(handler: (req: IncomingMessage, res: ServerResponse) => void): Promise<Listening> {
+    const { key, cert } = selfSignedCert();
+    this.caFile = join(mkdtempSync(join(tmpdir(), 'slipway-saas-ca-')), 'ca.pem');
+    writeFileSync(this.caFile, cert);
+    const server = createHttpsServer({ key, cert }, handler);
+    server.listen(0, '127.0.0.1');
+    await once(server, 'listening');
+    const address = server.address();
+    if (address === null || typeof address === 'string') throw new Error('no address');
+    return {
+      server,
+      url: `https://127.0.0.1:${address.port}`,
+      close: () =>
+        new Promise((resolve) => {
+          server.closeAllConnections();
+          server.close(() => resolve());
+        }),
+    };
   }
 
   close(): Promise<void> {
@@ -93,7 +136,8 @@ export class SaasFake {
     if (scripted) {
       if (scripted.delayMs) await new Promise((r) => setTimeout(r, scripted.delayMs));
       if (res.destroyed) return;
-      res.writeHead(scripted.status, scripted.headers).end(scripted.body ?? '');
+      const answer = typeof scripted.body === 'function' ? scripted.body(record, this.url) : scripted.body;
+      res.writeHead(scripted.status, scripted.headers).end(answer ?? '');
       return;
     }
     const answer = this.answer(service, req, record);

@@ -176,14 +176,35 @@ describe('notify channels', () => {
   });
 
   it('sends a custom webhook payload, rendered and signed', async () => {
-    await send({
-      status: 'success',
-      'webhook-url': fake.urls().webhook,
-      'webhook-secret': WEBHOOK_SECRET,
-      'webhook-payload': 'event: deploy\nsha: "{{ sha }}"\nnote: "{{ env.NOTE }}"',
-    });
-    expect(fake.of('webhook')[0]!.json).toEqual({ event: 'deploy', sha: RUN_ENV.GITHUB_SHA, note: '' });
+    process.env.NOTE = 'from "the" env';
+    try {
+      await send({
+        status: 'success',
+        'webhook-url': fake.urls().webhook,
+        'webhook-secret': WEBHOOK_SECRET,
+        'template-env': 'NOTE, UNSET_NOTE',
+        'webhook-payload': 'event: deploy\nsha: "{{ sha }}"\nnote: "{{ env.NOTE }}"\nempty: "{{ env.UNSET_NOTE }}"\nother: "{{ env.HOME }}"',
+      });
+    } finally {
+      delete process.env.NOTE;
+    }
+    expect(fake.of('webhook')[0]!.json).toEqual({ event: 'deploy', sha: RUN_ENV.GITHUB_SHA, note: 'from "the" env', empty: '', other: '{{ env.HOME }}' });
     expect(problems()).toEqual([]);
+  });
+
+  it('delivers a message that mentions an unknown placeholder, leaving it as text', async () => {
+    const { report } = await send({ status: 'success', 'webhook-url': fake.urls().webhook, message: 'Fix rendering of {{ item.name }} in {{ repo }}' });
+    expect(report.results.webhook).toMatchObject({ ok: true });
+    expect(fake.of('webhook')[0]!.json).toMatchObject({ message: 'Fix rendering of {{ item.name }} in acme/shop' });
+  });
+
+  it('sends the user-info of a webhook URL as Basic auth, not in the URL', async () => {
+    const url = new URL(fake.urls().webhook);
+    url.username = 'hook-user';
+    url.password = 'p@ss/w0rd';
+    const { report } = await send({ status: 'success', 'webhook-url': url.href });
+    expect(report.results.webhook).toMatchObject({ ok: true });
+    expect(fake.of('webhook')[0]!.headers.authorization).toBe(`Basic ${Buffer.from('hook-user:p@ss/w0rd').toString('base64')}`);
   });
 
   it('mails over implicit TLS and retries a greylisting 451', async () => {
@@ -267,7 +288,8 @@ describe('bad input fails before anything is sent', () => {
     [{ 'pagerduty-routing-key': 'short' }, /Input 'pagerduty-routing-key' is invalid: got "\*\*\*"; expected the 32-character/],
     [{ 'discord-webhook-url': 'http://discord.example.com/api/webhooks/1/tok' }, /Input 'discord-webhook-url'.*https:\/\/ URL/],
     [{ status: 'green' }, /Input 'status' is invalid: got "green"/],
-    [{ message: 'Hello {{ user }}' }, /Input 'message' is invalid: got "\{\{ user \}\}"/],
+    [{ 'template-env': 'INPUT_SLACK-TOKEN' }, /Input 'template-env' is invalid: got "INPUT_SLACK-TOKEN"; expected names of variables that hold no credential/],
+    [{ 'slack-api-url': 'https://u:p@slack.example.com/api' }, /Input 'slack-api-url' is invalid: got "https:\/\/slack.example.com\/\*\*\*"/],
     [{ links: 'no url here' }, /Input 'links' is invalid/],
     [{ timeout: 'soon' }, /Input 'timeout' is invalid/],
     [{ 'slack-channel': '' }, /Input 'slack-channel' is invalid/],

@@ -1,5 +1,6 @@
 import { formatDuration } from './duration';
 import { RETRY_DEFAULTS, attempts, backoff, logRetry, sleep, type RetryPolicy } from './retry';
+import { displayUrl, redactUrlEcho } from './secrets/index';
 
 export interface HttpRequest {
   url: string | URL;
@@ -37,22 +38,19 @@ export class HttpError extends Error {
 /**
  * Sends a request, retrying network errors, timeouts, 429 and 5xx with exponential backoff and full
  * jitter, and honouring Retry-After. Returns the last response whatever its status (callers decide what
- * is a failure, as some APIs answer 200 with an error inside); throws HttpError only when no response came.
+ * is a failure, as some APIs answer 200 with an error inside); throws HttpError when no response came,
+ * or when the answer was a redirect that may not be followed (see followRedirects).
  */
 export async function request(req: HttpRequest, policy: RetryPolicy): Promise<HttpResponse> {
   const { maxRetryAfterMs } = { ...RETRY_DEFAULTS, ...policy };
   const attemptsAllowed = policy.retries + 1;
+  const url = new URL(req.url);
   for (let attempt = 1; ; attempt++) {
     let wait: number;
     let reason: string;
     try {
-      const response = await fetch(req.url, {
-        method: req.method ?? (req.body === undefined ? 'GET' : 'POST'),
-        headers: req.headers,
-        body: req.body,
-        redirect: 'follow',
-        signal: AbortSignal.timeout(policy.timeoutMs),
-      });
+      const response = await followRedirects(req, url, AbortSignal.timeout(policy.timeoutMs));
+      if (!(response instanceof Response)) throw new HttpError(`${req.label}: HTTP ${response.status} ${response.why} (after ${attempts(attempt)})`, attempt, response.status);
       const body = await response.text();
       const retryable = response.status === 429 || response.status >= 500;
       if (!retryable || attempt >= attemptsAllowed) {
@@ -62,7 +60,9 @@ export async function request(req: HttpRequest, policy: RetryPolicy): Promise<Ht
       const retryAfter = parseRetryAfter(response.headers.get('retry-after'));
       wait = retryAfter === undefined ? backoff(attempt, policy) : Math.min(retryAfter, maxRetryAfterMs);
     } catch (error) {
-      reason = describeFetchError(error, policy.timeoutMs);
+      // A refused redirect is final: the same request would be sent the same way again.
+      if (error instanceof HttpError) throw error;
+      reason = redactUrlEcho(describeFetchError(error, policy.timeoutMs), url);
       if (attempt >= attemptsAllowed) {
         throw new HttpError(`${req.label}: ${reason} (after ${attempts(attempt)})`, attempt);
       }
@@ -73,16 +73,68 @@ export async function request(req: HttpRequest, policy: RetryPolicy): Promise<Ht
   }
 }
 
-/** Like request, but a non-2xx final response is an HttpError carrying the status and a short body excerpt. */
+const REDIRECTS = new Set([301, 302, 303, 307, 308]);
+const MAX_REDIRECTS = 5;
+/** Headers that carry no credential; a request with any other header (Authorization, a signature, an API key) stays on its origin. */
+const PLAIN_HEADERS = new Set(['accept', 'accept-encoding', 'accept-language', 'content-type', 'user-agent', 'x-github-api-version']);
+
+interface Refused {
+  status: number;
+  why: string;
+}
+
+/**
+ * One attempt, with the redirects it may follow. fetch's own following resends a 307/308's body and
+ * every custom header to wherever the Location points, even from https to plain http, so redirects are
+ * followed here: never from https to http, never to a URL with user-info, and to another origin only
+ * when the request has neither a body nor a header that may be a credential (a plain GET such as a
+ * release download). A refused redirect is reported with the Location's scheme and host, never its path.
+ */
+async function followRedirects(req: HttpRequest, start: URL, signal: AbortSignal): Promise<Response | Refused> {
+  const staysHome = req.body !== undefined || Object.keys(req.headers ?? {}).some((name) => !PLAIN_HEADERS.has(name.toLowerCase()));
+  let url = start;
+  let method = req.method ?? (req.body === undefined ? 'GET' : 'POST');
+  let body = req.body;
+  for (let hops = 0; ; hops++) {
+    const response = await fetch(url, { method, headers: req.headers, body, redirect: 'manual', signal });
+    const location = response.headers.get('location');
+    if (!REDIRECTS.has(response.status) || location === null) return response;
+    await response.body?.cancel();
+    let next: URL;
+    try {
+      next = new URL(location, url);
+    } catch {
+      return { status: response.status, why: 'redirect to an unreadable Location not followed' };
+    }
+    const to = `redirect to ${displayUrl(next)} not followed`;
+    if (url.protocol === 'https:' && next.protocol !== 'https:') return { status: response.status, why: `${to}: it leaves https` };
+    if (next.username || next.password) return { status: response.status, why: `${to}: the Location carries credentials` };
+    if (next.origin !== url.origin && staysHome) return { status: response.status, why: `${to}: another origin, and this request carries a body or credentials` };
+    if (hops >= MAX_REDIRECTS) return { status: response.status, why: `${to}: more than ${MAX_REDIRECTS} redirects` };
+    // As fetch does: 303, and 301/302 after a POST, continue as a GET without the body.
+    if (response.status === 303 || ((response.status === 301 || response.status === 302) && method === 'POST')) {
+      method = 'GET';
+      body = undefined;
+    }
+    url = next;
+  }
+}
+
+/**
+ * Like request, but a non-2xx final response is an HttpError carrying the status and a short body
+ * excerpt. Receivers often echo the request's URL, path or query (a webhook's credential) in an error,
+ * so the body is quoted only once those and every registered secret are taken out of it.
+ */
 export async function requestOk(req: HttpRequest, policy: RetryPolicy): Promise<HttpResponse> {
   const response = await request(req, policy);
   if (!response.ok) {
-    const excerpt = response.body.trim().slice(0, 300);
+    const body = redactUrlEcho(response.body, new URL(req.url));
+    const excerpt = body.trim().slice(0, 300);
     throw new HttpError(
       `${req.label}: HTTP ${response.status}${excerpt ? `: ${excerpt}` : ''} (after ${attempts(response.attempts)})`,
       response.attempts,
       response.status,
-      response.body,
+      body,
     );
   }
   return response;

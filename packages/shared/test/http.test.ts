@@ -1,13 +1,36 @@
 import { afterEach, describe, expect, it } from 'vitest';
-import { HttpError, parseRetryAfter, request, requestOk } from '../src/index';
-import { freePort, listen, type Listening } from '../../../test/helpers/net';
+import { HttpError, parseRetryAfter, postJson, request, requestOk } from '../src/index';
+import { freePort, listen, readBody, type Listening } from '../../../test/helpers/net';
 
 const fast = { retries: 3, timeoutMs: 2000, baseDelayMs: 10, maxDelayMs: 50 };
 let server: Listening | undefined;
+let others: Listening[] = [];
 afterEach(async () => {
-  await server?.close();
+  await Promise.all([server?.close(), ...others.map((o) => o.close())]);
   server = undefined;
+  others = [];
 });
+
+interface Seen {
+  method: string;
+  path: string;
+  body: string;
+  authorization?: string;
+}
+
+/** A server that records each request and answers with answer(path). */
+async function recording(answer: (path: string) => { status: number; headers?: Record<string, string>; body?: string }) {
+  const seen: Seen[] = [];
+  const listening = await listen((req, res) => {
+    void readBody(req).then((body) => {
+      seen.push({ method: req.method ?? '', path: req.url ?? '', body, authorization: req.headers.authorization });
+      const a = answer(req.url ?? '/');
+      res.writeHead(a.status, a.headers).end(a.body ?? '');
+    });
+  });
+  others.push(listening);
+  return { url: listening.url, seen };
+}
 
 /** A server answering each request with the next of the given answers (the last one repeats). */
 async function answering(...answers: { status: number; headers?: Record<string, string>; body?: string; delayMs?: number }[]) {
@@ -56,6 +79,72 @@ describe('http', () => {
     expect(error).toBeInstanceOf(HttpError);
     expect((error as HttpError).attempts).toBe(3);
     expect((error as HttpError).message).toMatch(/^Dead: network error \(ECONNREFUSED\) \(after 3 attempts\)$/);
+  });
+
+  it('quotes an error body only after taking the URL, its path, segments and query out of it', async () => {
+    const echo = await recording((path) => ({ status: 404, body: `no hook at ${path} (full: http://127.0.0.1${path}); token ${path.split('/')[3]} unknown` }));
+    const error = (await postJson('Hook', `${echo.url}/hooks/T0AAA/xoxSecretToken123?sig=Sig%2Bnat`, {}, fast).catch((e: unknown) => e)) as HttpError;
+    expect(error).toBeInstanceOf(HttpError);
+    expect(error.status).toBe(404);
+    expect(error.message).toMatch(/^Hook: HTTP 404: no hook at \*\*\*/);
+    for (const piece of ['xoxSecretToken123', 'Sig%2Bnat', 'Sig+nat', 'T0AAA']) {
+      expect(error.message).not.toContain(piece);
+      expect(error.body).not.toContain(piece);
+    }
+  });
+
+  describe('redirects', () => {
+    const moved = (status: number, location: string) => () => ({ status, headers: { location }, body: `moved to ${location}` });
+
+    it('never follows a 307/308 with a body to another origin, and names only its scheme and host', async () => {
+      const elsewhere = await recording(() => ({ status: 200 }));
+      for (const status of [307, 308]) {
+        const hook = await recording(moved(status, `${elsewhere.url}/collect/secret-path?key=k`));
+        const error = (await postJson('Webhook', `${hook.url}/hook`, { routing_key: 'R0123' }, fast).catch((e: unknown) => e)) as HttpError;
+        expect(error).toBeInstanceOf(HttpError);
+        expect(error.message).toBe(`Webhook: HTTP ${status} redirect to ${elsewhere.url} not followed: another origin, and this request carries a body or credentials (after 1 attempt)`);
+        expect(error.status).toBe(status);
+        expect(hook.seen).toHaveLength(1);
+      }
+      expect(elsewhere.seen).toEqual([]);
+    });
+
+    it('never sends credentials to another origin, even on a GET', async () => {
+      const elsewhere = await recording(() => ({ status: 200 }));
+      const api = await recording(moved(302, `${elsewhere.url}/x`));
+      await expect(request({ url: api.url, label: 'API', headers: { authorization: 'Bearer t0ken' } }, fast)).rejects.toThrow(/^API: HTTP 302 redirect to http:\/\/127\.0\.0\.1:\d+ not followed: another origin/);
+      await expect(request({ url: api.url, label: 'API', headers: { 'x-api-key': 'k3y' } }, fast)).rejects.toThrow(/another origin/);
+      expect(elsewhere.seen).toEqual([]);
+    });
+
+    it('follows a plain GET to another origin (a release download)', async () => {
+      const cdn = await recording(() => ({ status: 200, body: 'checksums' }));
+      const releases = await recording(moved(302, `${cdn.url}/file.txt`));
+      const response = await request({ url: `${releases.url}/download`, label: 'Checksums', headers: { 'user-agent': 'slipway' } }, fast);
+      expect(response).toMatchObject({ status: 200, body: 'checksums', attempts: 1 });
+      expect(cdn.seen.map((s) => s.path)).toEqual(['/file.txt']);
+    });
+
+    it('follows a same-origin 307/308 with the body and method, and a 303 as a GET', async () => {
+      const hook = await recording((path) => (path === '/old' ? { status: 307, headers: { location: '/new' } } : path === '/new' ? { status: 308, headers: { location: '/newer' } } : path === '/newer' ? { status: 303, headers: { location: '/done' } } : { status: 200, body: 'ok' }));
+      const response = await postJson('Webhook', `${hook.url}/old`, { a: 1 }, fast, { authorization: 'Bearer t' });
+      expect(response.body).toBe('ok');
+      expect(hook.seen.map((s) => [s.method, s.path, s.body, s.authorization])).toEqual([
+        ['POST', '/old', '{"a":1}', 'Bearer t'],
+        ['POST', '/new', '{"a":1}', 'Bearer t'],
+        ['POST', '/newer', '{"a":1}', 'Bearer t'],
+        ['GET', '/done', '', 'Bearer t'],
+      ]);
+    });
+
+    it('stops after 5 redirects, and refuses a Location with user-info', async () => {
+      const loop = await recording((path) => ({ status: 302, headers: { location: `/hop${Number(path.slice(4) || 0) + 1}` } }));
+      await expect(request({ url: `${loop.url}/hop0`, label: 'Loop' }, fast)).rejects.toThrow(/^Loop: HTTP 302 redirect to http:\/\/127\.0\.0\.1:\d+ not followed: more than 5 redirects \(after 1 attempt\)$/);
+      expect(loop.seen).toHaveLength(6);
+      const creds = await recording(moved(302, 'http://user:pa55word@127.0.0.1:1/x'));
+      const error = (await request({ url: creds.url, label: 'Creds' }, fast).catch((e: unknown) => e)) as HttpError;
+      expect(error.message).toBe('Creds: HTTP 302 redirect to http://127.0.0.1:1 not followed: the Location carries credentials (after 1 attempt)');
+    });
   });
 
   it('parses Retry-After as seconds or an HTTP date', () => {

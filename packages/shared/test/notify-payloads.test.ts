@@ -43,7 +43,7 @@ describe('payload builders', () => {
   });
 
   it('builds PagerDuty events: trigger with payload, resolve with only the key', () => {
-    const options = { routingKey: 'k'.repeat(32), action: 'auto' as const, severity: 'critical' as const, dedupKey: notify.defaultDedupKey(base), eventsUrl: '' };
+    const options = { routingKey: 'k'.repeat(32), action: 'auto' as const, severity: 'critical' as const, dedupKey: notify.defaultDedupKey(base), events: { url: new URL(notify.PAGERDUTY_EVENTS_URL), headers: {} } };
     expect(notify.resolveAction('auto', 'failure')).toBe('trigger');
     expect(notify.resolveAction('auto', 'cancelled')).toBeUndefined();
     expect(notify.resolveAction('acknowledge', 'success')).toBe('acknowledge');

@@ -1,5 +1,6 @@
 import type { RetryPolicy } from '../retry';
 import { postJson } from '../http';
+import type { Endpoint } from '../secrets/index';
 import type { Delivery } from './channel';
 import { headline, provenance, STYLES, type Notification } from './message';
 import { truncate } from './text';
@@ -43,7 +44,7 @@ export function buildDiscordMessage(n: Notification): Record<string, unknown> {
   return { embeds: [embed], allowed_mentions: { parse: [] } };
 }
 
-export async function sendDiscord(url: string, n: Notification, policy: RetryPolicy): Promise<Delivery> {
-  const response = await postJson('Discord webhook', url, buildDiscordMessage(n), policy);
+export async function sendDiscord(webhook: Endpoint, n: Notification, policy: RetryPolicy): Promise<Delivery> {
+  const response = await postJson('Discord webhook', webhook.url, buildDiscordMessage(n), policy, webhook.headers);
   return { result: { ok: true, status: response.status, attempts: response.attempts } };
 }

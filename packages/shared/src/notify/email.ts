@@ -1,11 +1,13 @@
 import { InputError, isLoopback } from '../inputs';
+import type { Endpoint } from '../secrets/index';
 import { escapeHtml } from '../summary';
 import { withRetries, RetriesExhaustedError, type RetryPolicy } from '../retry';
 import type { Delivery } from './channel';
 import { headline, provenance, STYLES, type Notification } from './message';
 
 export interface EmailOptions {
-  smtpUrl: URL;
+  /** smtp:// or smtps://, its user and password (sent with SMTP AUTH) taken out. */
+  smtp: Endpoint;
   from: string;
   to: string[];
   cc: string[];
@@ -59,7 +61,7 @@ function isTransient(error: unknown): boolean {
 
 export async function sendEmail(options: EmailOptions, n: Notification, policy: RetryPolicy): Promise<Delivery> {
   const { createTransport } = await import('nodemailer');
-  const url = options.smtpUrl;
+  const { url, credentials } = options.smtp;
   const secure = url.protocol === 'smtps:';
   const transport = createTransport({
     host: url.hostname.replace(/^\[|\]$/g, ''),
@@ -67,7 +69,7 @@ export async function sendEmail(options: EmailOptions, n: Notification, policy: 
     secure,
     // Credentials must not cross the network in clear: insist on STARTTLS unless told otherwise.
     requireTLS: !secure && !options.allowInsecure && !isLoopback(url.hostname),
-    auth: url.username ? { user: decodeURIComponent(url.username), pass: decodeURIComponent(url.password) } : undefined,
+    auth: credentials?.user ? { user: credentials.user, pass: credentials.password } : undefined,
     connectionTimeout: policy.timeoutMs,
     greetingTimeout: policy.timeoutMs,
     socketTimeout: policy.timeoutMs,

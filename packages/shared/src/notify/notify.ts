@@ -1,6 +1,7 @@
 import * as core from '@actions/core';
 import type { RunContext } from '../context';
 import { attempts, type RetryPolicy } from '../retry';
+import type { Endpoint } from '../secrets/index';
 import { addTable } from '../summary';
 import type { ChannelResult, Delivery } from './channel';
 import { dispatch } from './dispatch';
@@ -17,10 +18,10 @@ export interface NotifyConfig {
   notification: Notification;
   notifyOn: NotifyOn;
   githubToken?: string;
-  slackWebhookUrl?: string;
+  slackWebhook?: Endpoint;
   slackApi?: SlackApiOptions;
-  teamsWebhookUrl?: string;
-  discordWebhookUrl?: string;
+  teamsWebhook?: Endpoint;
+  discordWebhook?: Endpoint;
   email?: EmailOptions;
   pagerDuty?: PagerDutyOptions;
   webhook?: WebhookOptions;
@@ -37,12 +38,12 @@ export interface NotifyReport {
 
 /** The channels the configuration enables, keyed by the name used in the `results` output. */
 export function channelsOf(config: NotifyConfig): Record<string, () => Promise<Delivery>> {
-  const { notification: n, policy, slackWebhookUrl, slackApi, teamsWebhookUrl, discordWebhookUrl, email, pagerDuty, webhook } = config;
+  const { notification: n, policy, slackWebhook, slackApi, teamsWebhook, discordWebhook, email, pagerDuty, webhook } = config;
   const channels: Record<string, () => Promise<Delivery>> = {};
-  if (slackWebhookUrl) channels.slack = () => sendSlackWebhook(slackWebhookUrl, n, policy);
+  if (slackWebhook) channels.slack = () => sendSlackWebhook(slackWebhook, n, policy);
   if (slackApi) channels['slack-api'] = () => sendSlackApi(slackApi, n, policy);
-  if (teamsWebhookUrl) channels.teams = () => sendTeams(teamsWebhookUrl, n, policy);
-  if (discordWebhookUrl) channels.discord = () => sendDiscord(discordWebhookUrl, n, policy);
+  if (teamsWebhook) channels.teams = () => sendTeams(teamsWebhook, n, policy);
+  if (discordWebhook) channels.discord = () => sendDiscord(discordWebhook, n, policy);
   if (email) channels.email = () => sendEmail(email, n, policy);
   if (pagerDuty) channels.pagerduty = () => sendPagerDuty(pagerDuty, n, policy);
   if (webhook) channels.webhook = () => sendWebhook(webhook, n, policy);

@@ -1,5 +1,6 @@
 import type { RetryPolicy } from '../retry';
 import { postJson } from '../http';
+import type { Endpoint } from '../secrets/index';
 import type { Delivery } from './channel';
 import { headline, type Notification, type Status } from './message';
 import { truncate } from './text';
@@ -15,7 +16,7 @@ export interface PagerDutyOptions {
   action: PagerDutyAction;
   severity: PagerDutySeverity;
   dedupKey: string;
-  eventsUrl: string;
+  events: Endpoint;
 }
 
 /** `auto` pages on failure and resolves on success; other statuses don't page anyone. */
@@ -69,6 +70,6 @@ export async function sendPagerDuty(options: PagerDutyOptions, n: Notification, 
   if (!eventAction) {
     return { result: { ok: true, status: null, attempts: 0, skipped: `pagerduty-action auto sends nothing for status ${n.status}` }, outputs };
   }
-  const response = await postJson(`PagerDuty ${eventAction}`, options.eventsUrl, buildPagerDutyEvent(options, eventAction, n), policy);
+  const response = await postJson(`PagerDuty ${eventAction}`, options.events.url, buildPagerDutyEvent(options, eventAction, n), policy, options.events.headers);
   return { result: { ok: true, status: response.status, attempts: response.attempts }, outputs };
 }

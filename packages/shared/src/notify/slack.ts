@@ -1,5 +1,6 @@
 import type { RetryPolicy } from '../retry';
 import { HttpError, postJson } from '../http';
+import { redactUrlEcho, type Endpoint } from '../secrets/index';
 import type { Delivery } from './channel';
 import { headline, provenance, STYLES, type Notification } from './message';
 import { markdownToSlack, truncate } from './text';
@@ -51,8 +52,8 @@ export function buildSlackMessage(n: Notification): SlackMessage {
   };
 }
 
-export function sendSlackWebhook(url: string, n: Notification, policy: RetryPolicy): Promise<Delivery> {
-  return postJson('Slack webhook', url, buildSlackMessage(n), policy).then((response) => ({
+export function sendSlackWebhook(webhook: Endpoint, n: Notification, policy: RetryPolicy): Promise<Delivery> {
+  return postJson('Slack webhook', webhook.url, buildSlackMessage(n), policy, webhook.headers).then((response) => ({
     result: { ok: true, status: response.status, attempts: response.attempts },
   }));
 }
@@ -63,7 +64,8 @@ export interface SlackApiOptions {
   threadTs?: string;
   /** Update this earlier message (chat.update) instead of posting a new one. */
   updateTs?: string;
-  apiUrl: string;
+  /** The Web API base, e.g. https://slack.com/api. */
+  api: Endpoint;
 }
 
 /**
@@ -79,8 +81,8 @@ export async function sendSlackApi(options: SlackApiOptions, n: Notification, po
     ...(options.threadTs && !options.updateTs ? { thread_ts: options.threadTs } : {}),
     unfurl_links: false,
   };
-  const url = `${options.apiUrl.replace(/\/+$/, '')}/${method}`;
-  const response = await postJson(`Slack ${method}`, url, payload, policy, { authorization: `Bearer ${options.token}` });
+  const url = new URL(`${options.api.url.pathname.replace(/\/+$/, '')}/${method}`, options.api.url);
+  const response = await postJson(`Slack ${method}`, url, payload, policy, { ...options.api.headers, authorization: `Bearer ${options.token}` });
   let body: { ok?: boolean; error?: string; ts?: string; channel?: string };
   try {
     body = JSON.parse(response.body) as typeof body;
@@ -88,7 +90,8 @@ export async function sendSlackApi(options: SlackApiOptions, n: Notification, po
     throw new HttpError(`Slack ${method}: the answer was not JSON`, response.attempts, response.status);
   }
   if (!body.ok) {
-    throw new HttpError(`Slack ${method}: ${body.error ?? 'unknown error'}`, response.attempts, response.status);
+    // The error word comes from the server (or whatever answers in its place): quoted as an error body is.
+    throw new HttpError(`Slack ${method}: ${redactUrlEcho(String(body.error ?? 'unknown error'), url).slice(0, 300)}`, response.attempts, response.status);
   }
   return {
     result: { ok: true, status: response.status, attempts: response.attempts },

@@ -1,5 +1,6 @@
 import type { RetryPolicy } from '../retry';
 import { postJson } from '../http';
+import type { Endpoint } from '../secrets/index';
 import type { Delivery } from './channel';
 import { headline, provenance, STYLES, type Notification } from './message';
 import { truncate } from './text';
@@ -46,7 +47,7 @@ export function buildTeamsMessage(n: Notification, messageLimit = 20_000, factLi
   return message;
 }
 
-export async function sendTeams(url: string, n: Notification, policy: RetryPolicy): Promise<Delivery> {
-  const response = await postJson('Teams webhook', url, buildTeamsMessage(n), policy);
+export async function sendTeams(webhook: Endpoint, n: Notification, policy: RetryPolicy): Promise<Delivery> {
+  const response = await postJson('Teams webhook', webhook.url, buildTeamsMessage(n), policy, webhook.headers);
   return { result: { ok: true, status: response.status, attempts: response.attempts } };
 }

@@ -1,6 +1,7 @@
 import { createHmac } from 'node:crypto';
 import type { RetryPolicy } from '../retry';
 import { postJson } from '../http';
+import type { Endpoint } from '../secrets/index';
 import type { Delivery } from './channel';
 import type { Notification } from './message';
 
@@ -31,7 +32,7 @@ export function defaultWebhookPayload(n: Notification): Record<string, unknown> 
 }
 
 export interface WebhookOptions {
-  url: string;
+  endpoint: Endpoint;
   secret?: string;
   /** The body to send instead of the default payload (already rendered). */
   payload?: unknown;
@@ -40,8 +41,8 @@ export interface WebhookOptions {
 export async function sendWebhook(options: WebhookOptions, n: Notification, policy: RetryPolicy): Promise<Delivery> {
   // Sign the exact string that is sent: the receiver verifies bytes, not a re-serialised object.
   const body = JSON.stringify(options.payload ?? defaultWebhookPayload(n));
-  const headers: Record<string, string> = { 'x-slipway-event': 'notification' };
+  const headers: Record<string, string> = { ...options.endpoint.headers, 'x-slipway-event': 'notification' };
   if (options.secret) headers[SIGNATURE_HEADER] = sign(body, options.secret);
-  const response = await postJson('Webhook', options.url, body, policy, headers);
+  const response = await postJson('Webhook', options.endpoint.url, body, policy, headers);
   return { result: { ok: true, status: response.status, attempts: response.attempts } };
 }

@@ -1,4 +1,4 @@
-import { registeredSecrets } from './registry';
+import { registeredSecrets, secretForms } from './registry';
 
 /**
  * What may be shown of a secret value in a message: a URL keeps only its scheme and host (credentials,
@@ -47,22 +47,15 @@ export function redact(text: string, secrets: readonly string[] = []): string {
 /**
  * Text that a server sent back about a request to url (an error body), fit to quote: receivers often
  * echo the request's path or query, which for webhooks is the credential, so the URL, its path, every
- * path segment and query value of 4+ characters, and every registered secret are removed first.
+ * path segment and query parameter and value of 4+ characters (each as sent, decoded and re-encoded),
+ * and every registered secret are removed first.
  */
 export function redactUrlEcho(text: string, url: URL | string): string {
   const parsed = typeof url === 'string' ? parseUrl(url) : url;
   if (!parsed) return redact(text);
-  const pieces = [parsed.href, `${parsed.pathname}${parsed.search}`, parsed.pathname, parsed.search.slice(1)];
-  for (const segment of parsed.pathname.split('/')) pieces.push(segment);
-  for (const [key, value] of parsed.searchParams) pieces.push(value, `${key}=${value}`);
-  const forms = pieces.flatMap((p) => [p, safeDecode(p)]).filter((p): p is string => p !== undefined && p.length >= 4);
+  const query = parsed.search.slice(1);
+  const pieces = [parsed.href, `${parsed.pathname}${parsed.search}`, parsed.pathname, query, ...parsed.pathname.split('/')];
+  for (const pair of query.split('&')) pieces.push(pair, pair.slice(pair.indexOf('=') + 1));
+  const forms = pieces.flatMap(secretForms).filter((p) => p.length >= 4);
   return redact(text, forms);
-}
-
-function safeDecode(value: string): string | undefined {
-  try {
-    return decodeURIComponent(value);
-  } catch {
-    return undefined;
-  }
 }

@@ -9,9 +9,9 @@ export const MIN_FRAGMENT_LENGTH = 4;
 
 const registered = new Set<string>();
 
-function decoded(value: string): string | undefined {
+function decoded(value: string, plusIsSpace: boolean): string | undefined {
   try {
-    const text = decodeURIComponent(value.replace(/\+/g, '%20'));
+    const text = decodeURIComponent(plusIsSpace ? value.replace(/\+/g, '%20') : value);
     return text === value ? undefined : text;
   } catch {
     return undefined;
@@ -19,7 +19,8 @@ function decoded(value: string): string | undefined {
 }
 
 /**
- * The forms a secret takes in text: as given, percent-decoded (with `+` as a space, as in a query),
+ * The forms a secret takes in text: as given, percent-decoded (as in a path or user-info, and with `+`
+ * as a space, as in a query),
  * percent-encoded as a URI component and as a form value, and, for several lines (an age identity
  * file), each line on its own, since the runner matches a log line at a time.
  */
@@ -32,7 +33,8 @@ export function secretForms(value: string): string[] {
     forms.add(new URLSearchParams({ v: form }).toString().slice(2));
   };
   add(value);
-  add(decoded(value));
+  add(decoded(value, false));
+  add(decoded(value, true));
   if (/[\r\n]/.test(value)) for (const line of value.split(/\r?\n/)) add(line.trim());
   return [...forms];
 }

@@ -6,6 +6,8 @@ export interface Endpoint {
   url: URL;
   /** `authorization: Basic …` when the URL carried `user:password@`; empty otherwise. */
   headers: Record<string, string>;
+  /** The decoded user and password, for protocols that authenticate otherwise (SMTP AUTH). */
+  credentials?: { user: string; password: string };
 }
 
 function decode(text: string): string {
@@ -24,19 +26,20 @@ function decode(text: string): string {
  */
 export function endpointOf(url: URL, options: { secretPath?: boolean } = {}): Endpoint {
   const clean = new URL(url.href);
-  const headers: Record<string, string> = {};
+  const endpoint: Endpoint = { url: clean, headers: {} };
   if (url.username || url.password) {
     const user = decode(url.username);
     const password = decode(url.password);
     registerSecret(url.username, { fragment: true });
     registerSecret(url.password, { fragment: true });
-    headers.authorization = `Basic ${Buffer.from(`${user}:${password}`).toString('base64')}`;
-    registerSecret(headers.authorization.slice('Basic '.length));
+    endpoint.headers.authorization = `Basic ${Buffer.from(`${user}:${password}`).toString('base64')}`;
+    registerSecret(endpoint.headers.authorization.slice('Basic '.length));
+    endpoint.credentials = { user, password };
     clean.username = '';
     clean.password = '';
   }
   if (options.secretPath) registerUrlCredentialParts(clean);
-  return { url: clean, headers };
+  return endpoint;
 }
 
 const TOKEN_SEGMENT_LENGTH = 16;
