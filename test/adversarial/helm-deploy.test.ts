@@ -20,6 +20,7 @@ const RUN_ENV = runEnv('9201');
 // Each piece of 4+ characters is distinctive, so the scanner's piece check cannot match ordinary text.
 const VALUES_PASSWORD = 'Vals-Pa55w0rdQx71';
 const SET_PASSWORD = 'SetPa55-w0rdZk93';
+const URL_PASSWORD = 'UrlPa55-w0rdJq46';
 let cluster: TestCluster;
 let ns: string;
 
@@ -47,6 +48,8 @@ describe('helm-deploy, hostile', () => {
         'tolerations: [{key: dedicated, operator: Equal, value: gpu-nodes, effect: NoSchedule}]',
         'automountServiceAccountToken: false',
         `auth: {enabled: true, password: ${VALUES_PASSWORD}}`,
+        // Rendered into the ConfigMap, so into the manifest diff of the summary.
+        `fromValues: postgres://shop:${URL_PASSWORD}@db.example.com/shop`,
       ].join('\n'),
       set: `fromSet=dedicated\nauth.enabled=true\nautomountServiceAccountToken=false\ndatabase.password=${SET_PASSWORD}`,
     });
@@ -54,11 +57,14 @@ describe('helm-deploy, hostile', () => {
     // The password reached the cluster.
     const secret = JSON.parse(await cluster.kubectl(['-n', ns, 'get', 'secret', 'shop-db', '-o', 'json'])) as { data: { password: string } };
     expect(Buffer.from(secret.data.password, 'base64').toString()).toBe(SET_PASSWORD);
-    expect(masks(run)).toEqual(expect.arrayContaining([VALUES_PASSWORD, SET_PASSWORD]));
+    expect(masks(run)).toEqual(expect.arrayContaining([VALUES_PASSWORD, SET_PASSWORD, URL_PASSWORD]));
+    expect((await configMap()).fromValues).toBe(`postgres://shop:${URL_PASSWORD}@db.example.com/shop`);
+    expect(run.summary).toMatch(/fromValues: "?postgres:\/\/shop:\*\*\*@db\.example\.com\/shop/);
     for (const word of ['dedicated', 'true', 'false', 'gpu-nodes', 'Equal', 'NoSchedule']) expect(masks(run)).not.toContain(word);
     // What the runner shows still says what was set.
     expect(runnerView(run)).toMatch(/--set fromSet=dedicated --set auth\.enabled=true --set automountServiceAccountToken=false --set database\.password=\*\*\*/);
-    expectNoLeaks(run, [VALUES_PASSWORD, SET_PASSWORD, cluster.token]);
+    expectNoLeaks(run, [VALUES_PASSWORD, SET_PASSWORD, URL_PASSWORD, cluster.token]);
+    expect(readFileSync(run.outputs['diff-file'] ?? '', 'utf8')).not.toContain(URL_PASSWORD);
   }, 90_000);
 
   it('refuses a set line written with `:` by its number, never showing it, before touching the cluster', async () => {

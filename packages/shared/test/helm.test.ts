@@ -100,6 +100,7 @@ describe('release values', () => {
         'db: {password: "true", port: 5432}',
         'secrets: {name: shop-db, enabled: true, STRIPE_KEY: sk_live_4eC39Hq}',
         'existingSecret: shop-credentials',
+        'extraEnv: [{name: DB_PASSWORD, value: env-pa55-33}, {name: LOG_LEVEL, value: debug-all}]',
         'affinity: {podAntiAffinity: {preferredDuringSchedulingIgnoredDuringExecution: [{podAffinityTerm: {topologyKey: kubernetes.io/hostname}}]}}',
         'databaseUrl: postgres://shop:Url-pa55-77@db.example.com/shop',
         'tls: {crt: "-----BEGIN CERTIFICATE-----", key: "-----BEGIN PRIVATE KEY-----\\nMIIEvQIBADANBg\\n-----END PRIVATE KEY-----"}',
@@ -107,9 +108,9 @@ describe('release values', () => {
       set: ['tolerations[0].key=dedicated', 'auth.enabled=true', 'auth.password=set-pa55-12', 'secrets.name=shop-db', 'secrets.API=set-api-9981', 'ingress.hosts[0]=shop.example.com', 'db.password=12345678'],
     });
     try {
-      expect(values.secrets.sort()).toEqual(['-----BEGIN PRIVATE KEY-----\nMIIEvQIBADANBg\n-----END PRIVATE KEY-----', 'Url-pa55-77', 'auth-pa55-91', 'set-api-9981', 'set-pa55-12', 'sk_live_4eC39Hq']);
+      expect(values.secrets.sort()).toEqual(['-----BEGIN PRIVATE KEY-----\nMIIEvQIBADANBg\n-----END PRIVATE KEY-----', 'Url-pa55-77', 'auth-pa55-91', 'env-pa55-33', 'set-api-9981', 'set-pa55-12', 'sk_live_4eC39Hq']);
       const masked = registeredSecrets();
-      for (const word of ['dedicated', 'false', 'true', 'admin-user', '3600', '1234', 'abc', 'shop-db', 'shop-credentials', 'kubernetes.io/hostname', 'gpu-nodes', '12345678', 'shop', 'postgres://shop:Url-pa55-77@db.example.com/shop']) expect(masked).not.toContain(word);
+      for (const word of ['dedicated', 'false', 'true', 'admin-user', '3600', '1234', 'abc', 'shop-db', 'shop-credentials', 'kubernetes.io/hostname', 'gpu-nodes', 'DB_PASSWORD', 'debug-all', '12345678', 'shop', 'postgres://shop:Url-pa55-77@db.example.com/shop']) expect(masked).not.toContain(word);
       // Each line of a PEM key is masked on its own, as the runner matches a line at a time.
       expect(masked).toEqual(expect.arrayContaining(['auth-pa55-91', 'Url-pa55-77', 'MIIEvQIBADANBg']));
     } finally {

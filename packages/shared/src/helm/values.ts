@@ -72,11 +72,16 @@ function urlPassword(value: unknown): string | undefined {
   }
 }
 
-/** Every scalar to mask: under a secret-bearing key at any depth (except its descriptors), and URL passwords anywhere. */
+/**
+ * Every scalar to mask: under a secret-bearing key at any depth (except its descriptors), the `value`
+ * of a Kubernetes-style `{name: DB_PASSWORD, value: …}` entry, and URL passwords anywhere.
+ */
 function secretLeaves(value: unknown, underSecret = false, parent = ''): string[] {
   if (Array.isArray(value)) return value.flatMap((v) => secretLeaves(v, underSecret, parent));
   if (value !== null && typeof value === 'object') {
-    return Object.entries(value as Record<string, unknown>).flatMap(([k, v]) => secretLeaves(v, (underSecret && !isDescriptor(k)) || isSecretKey(k, parent), k));
+    const entries = value as Record<string, unknown>;
+    const namedSecret = typeof entries.name === 'string' && isSecretKey(entries.name);
+    return Object.entries(entries).flatMap(([k, v]) => secretLeaves(v, (underSecret && !isDescriptor(k)) || isSecretKey(k, parent) || (namedSecret && k === 'value'), k));
   }
   const secret = underSecret ? secretText(value) : urlPassword(value);
   return secret ? [secret] : [];
