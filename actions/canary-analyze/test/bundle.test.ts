@@ -68,6 +68,7 @@ const nginxInputs = () => ({
 interface Results {
   verdict: string;
   outcome: string;
+  rollback?: { how: string; stableReady: number | null; stableHealth: string } | null;
   steps: { weight: number | null; status: string; reason: string | null; measurements: { metrics: Record<string, { result: string | null }> }[]; judgement: { verdict: string } | null }[];
 }
 const results = (run: ActionRun) => JSON.parse(run.outputs.results ?? '{}') as Results;
@@ -190,6 +191,32 @@ describe('dist/canary-analyze/index.js with nginx', () => {
       expect(run.stdout).toMatch(/::error::canary inconclusive \(error\): error-rate: (fetch failed|.*ECONNREFUSED)/);
     } finally {
       await Promise.all([own.stop(), load.stop()]);
+    }
+  }, 60_000);
+
+  it('restores routing found without recorded weights, though stable then looks unready, and says stable is unready', async () => {
+    // The operator's own upstream file, never written by Slipway: no recorded weights. This stable
+    // instance stops once the canary has its first step, so at the rollback no stable server accepts
+    // connections; a readiness-checked rollback would be refused and leave the canary its share.
+    const own = await startDemoApp({ color: 'stable', version: 'stable' });
+    const handWritten = `upstream app {\n    server ${own.address};\n    server ${canary.address} down;\n}\n`;
+    writeFileSync(nginx.upstreamFile, handWritten);
+    await exec(nginx.reloadCommand[0] as string, nginx.reloadCommand.slice(1), { silent: true });
+    await canary.fail(1);
+    const load = startLoad(nginx.url, 100);
+    try {
+      const running = runAction('canary-analyze', { ...nginxInputs(), 'nginx-upstream-stable': own.address, steps: '10,100', 'step-duration': '8s' }, RUN_ENV);
+      await expect.poll(() => readFileSync(nginx.upstreamFile, 'utf8').includes(`server ${canary.address} weight=`), { timeout: 15_000, interval: 50 }).toBe(true);
+      await own.stop();
+      const run = await running;
+      expect(run.exitCode, log(run)).toBe(1);
+      expect(run.outputs).toMatchObject({ verdict: 'rollback', outcome: 'failure', 'final-weight': '0', 'rolled-back': 'true' });
+      expect(readFileSync(nginx.upstreamFile, 'utf8')).toBe(handWritten);
+      expect(run.stdout).toContain(`::warning::Rollback: routing restored exactly as it was before the run; stable: no ready endpoint: stable may not be serving the traffic it got back.`);
+      expect(run.summary).toMatch(/Stable after the rollback<\/td><td>⚠️ no ready endpoint/);
+      expect(results(run)).toMatchObject({ rollback: { how: 'routing restored exactly as it was before the run', stableReady: 0 } });
+    } finally {
+      await Promise.all([load.stop(), own.stop()]);
     }
   }, 60_000);
 
