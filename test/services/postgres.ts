@@ -25,10 +25,11 @@ function serverBin(): string {
 }
 
 /**
- * A throwaway PostgreSQL cluster on a free loopback port, password (SCRAM) auth only. PostgreSQL
- * refuses to run as root, so as root the server runs as the `postgres` user the Debian package creates.
+ * A throwaway PostgreSQL cluster on a free loopback port, password (SCRAM) auth only, with any server
+ * `settings` given (`-c name=value`). PostgreSQL refuses to run as root, so as root the server runs as
+ * the `postgres` user the Debian package creates.
  */
-export async function startPostgres(): Promise<Postgres> {
+export async function startPostgres(settings: Record<string, string> = {}): Promise<Postgres> {
   const bin = serverBin();
   const asRoot = process.getuid?.() === 0;
   const wrap = (cmd: string, args: string[]): [string, string[]] => (asRoot ? ['runuser', ['-u', 'postgres', '--', cmd, ...args]] : [cmd, args]);
@@ -41,7 +42,7 @@ export async function startPostgres(): Promise<Postgres> {
   const init = spawnSync(initCmd, initArgs, { encoding: 'utf8' });
   if (init.status !== 0) throw new Error(`initdb failed (${HOW}):\n${init.stderr}${init.stdout}`);
   const port = await freePort();
-  const [cmd, args] = wrap(join(bin, 'postgres'), ['-D', data, '-p', String(port), '-c', 'listen_addresses=127.0.0.1', '-c', `unix_socket_directories=${dir}`, '-c', 'fsync=off', '-c', 'full_page_writes=off']);
+  const [cmd, args] = wrap(join(bin, 'postgres'), ['-D', data, '-p', String(port), '-c', 'listen_addresses=127.0.0.1', '-c', `unix_socket_directories=${dir}`, '-c', 'fsync=off', '-c', 'full_page_writes=off', ...Object.entries(settings).flatMap(([name, value]) => ['-c', `${name}=${value}`])]);
   const proc = await startService('PostgreSQL', cmd, args, port);
   const uri = (database = 'postgres') => `postgres://slipway:${encodeURIComponent(password)}@127.0.0.1:${port}/${database}`;
   return {

@@ -2,7 +2,7 @@ import { randomBytes } from 'node:crypto';
 import { InputError } from '../inputs';
 import { compareManifest, type Manifest } from './manifest';
 import { checkMongoArchive, dropMongoDatabases, dumpMongo, inventoryMongo, mongoUriDatabase, restoreMongo } from './mongo/mongodb';
-import { checkMysqlDump, dropMysqlDatabase, dumpMysql, inventoryMysql, mysqlConnection, restoreMysql } from './mysql';
+import { checkMysqlDump, dropMysqlDatabase, dumpMysql, inventoryMysql, loadMysqlDump, mysqlConnection, restoreMysql } from './mysql';
 import { checkPgDump, createPgDatabase, dropPgDatabase, dumpPostgres, inventoryPostgres, pgConnection, uriWithDatabase, restorePostgres } from './postgres';
 
 export const ENGINES = ['mongodb', 'postgres', 'mysql'] as const;
@@ -72,19 +72,30 @@ export async function checkDump(engine: Engine, source: AsyncIterable<Uint8Array
   else await checkMysqlDump(source);
 }
 
+export interface RestoreOptions {
+  /** Replace what the backup holds in the target (and only that); without it, a restore that would replace anything stops before changing the target. */
+  drop: boolean;
+  /** What the backup holds: the restore is checked against it before it is committed. */
+  manifest?: Manifest;
+  /**
+   * Runs when the whole backup is restored but not yet committed to — PostgreSQL before its COMMIT,
+   * MySQL and MongoDB before the swap from staging names — so throwing leaves the target as it was.
+   */
+  beforeCommit?: () => Promise<void>;
+}
+
 /** Restores into the target: the URI's database, or for MongoDB the backed-up databases by name. */
-export async function restore(engine: Engine, source: AsyncIterable<Uint8Array>, targetUri: string, manifest: Manifest | undefined, drop: boolean): Promise<void> {
-  const names = manifest?.objects.map((o) => o.name);
+export async function restore(engine: Engine, source: AsyncIterable<Uint8Array>, targetUri: string, options: RestoreOptions): Promise<void> {
   if (engine === 'mongodb') {
     const targetDb = mongoUriDatabase(targetUri, 'target-uri');
     // A target URI naming a database renames a single-database backup into it.
-    const rename = targetDb && manifest?.databases.length === 1 ? () => targetDb : undefined;
-    await restoreMongo(source, targetUri, { drop, rename });
-  } else if (engine === 'postgres') await restorePostgres(source, targetUri, { drop, tables: names });
+    const rename = targetDb && options.manifest?.databases.length === 1 ? () => targetDb : undefined;
+    await restoreMongo(source, targetUri, { ...options, rename });
+  } else if (engine === 'postgres') await restorePostgres(source, targetUri, options);
   else {
     const database = mysqlConnection(targetUri, 'target-uri').database;
     if (!database) throw new InputError('target-uri', targetUri, 'a URI that names the database to restore into', true);
-    await restoreMysql(source, targetUri, database, { drop, tables: names });
+    await restoreMysql(source, targetUri, database, options);
   }
 }
 
@@ -108,7 +119,7 @@ export async function restoreAndCompare(engine: Engine, source: AsyncIterable<Ui
       await restorePostgres(source, uri, {});
       return compareManifest(manifest, await inventoryPostgres(uri, manifest.objects, scratch(database)), scratch);
     }
-    await restoreMysql(source, verifyUri, scratch(database), {});
+    await loadMysqlDump(source, verifyUri, scratch(database));
     return compareManifest(manifest, await inventoryMysql(verifyUri, scratch(database), manifest.objects), scratch);
   } finally {
     if (engine === 'mongodb') await dropMongoDatabases(verifyUri, scratchDbs);

@@ -1,10 +1,11 @@
+import { randomBytes } from 'node:crypto';
 import { accessSync, constants, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { delimiter, join } from 'node:path';
 import { exec, feedCommand, streamCommand } from '../exec';
 import { InputError, checkDatabaseUri } from '../inputs';
 import { selector } from './glob';
-import type { Manifest, ManifestObject } from './manifest';
+import { compareManifest, type Manifest, type ManifestObject } from './manifest';
 import { SqlDumpScanner } from './sql-dump-scanner';
 
 export interface MysqlConnection {
@@ -51,7 +52,8 @@ function optionFile(conn: MysqlConnection): { arg: string; remove: () => void } 
   const dir = mkdtempSync(join(tmpdir(), 'slipway-my-'));
   const file = join(dir, 'client.cnf');
   const quote = (v: string) => `"${v.replace(/\\/g, '\\\\').replace(/"/g, '\\"')}"`;
-  writeFileSync(file, `[client]\nuser=${quote(conn.user)}\npassword=${quote(conn.password)}\nhost=${quote(conn.host)}\nport=${conn.port}\nprotocol=tcp\ndefault-character-set=utf8mb4\n`, { mode: 0o600 });
+  // [mariadb-client] is read by MariaDB's `mariadb` only: its default of echoing a failed statement would print a dump's rows.
+  writeFileSync(file, `[client]\nuser=${quote(conn.user)}\npassword=${quote(conn.password)}\nhost=${quote(conn.host)}\nport=${conn.port}\nprotocol=tcp\ndefault-character-set=utf8mb4\n[mariadb-client]\nskip-print-query-on-error\n`, { mode: 0o600 });
   return { arg: `--defaults-extra-file=${file}`, remove: () => rmSync(dir, { recursive: true, force: true }) };
 }
 
@@ -64,12 +66,18 @@ async function withOptionFile<T>(conn: MysqlConnection, fn: (arg: string) => Pro
   }
 }
 
-/** Runs one query with the client; rows as arrays of tab-separated fields. */
+/** The client's batch output escapes tabs, newlines, NULs and backslashes in values. */
+const unescapeField = (field: string) => field.replace(/\\([0nt\\])/g, (_, c: string) => ({ '0': '\0', n: '\n', t: '\t' })[c] ?? '\\');
+
+/**
+ * Runs SQL with the client, given on stdin (no argv limit, and DELIMITER works for routine bodies);
+ * rows as arrays of fields, multi-line values (SHOW CREATE …) whole.
+ */
 export async function mysqlQuery(uri: string, sql: string, database?: string): Promise<string[][]> {
   const conn = mysqlConnection(uri);
   const { client } = mysqlTools();
-  const result = await withOptionFile(conn, (opt) => exec(client, [opt, '--batch', '--skip-column-names', '--raw', ...(database ? [database] : []), '-e', sql], { silent: true, secrets: [conn.password] }));
-  return result.stdout.split('\n').filter((l) => l !== '').map((l) => l.split('\t'));
+  const result = await withOptionFile(conn, (opt) => exec(client, [opt, '--batch', '--skip-column-names', '--binary-mode', ...(database ? ['--', database] : [])], { silent: true, secrets: [conn.password], input: sql }));
+  return result.stdout.split('\n').filter((l) => l !== '').map((l) => l.split('\t').map(unescapeField));
 }
 
 const ident = (name: string) => `\`${name.replace(/`/g, '``')}\``;
@@ -113,7 +121,7 @@ export function dumpMysql(uri: string, selection: { include?: string[]; exclude?
       file.remove();
     }
     if (!scanner.completed) throw new Error(`${dump} ended without its "-- Dump completed" trailer: the dump is incomplete`);
-    manifest.objects = [...scanner.rows()].map(([name, count]) => ({ database: conn.database, name, kind: 'table' as const, count }));
+    manifest.objects = scanner.objects(conn.database);
   }
   return { stream: generate(), manifest };
 }
@@ -141,21 +149,205 @@ function mysqlString(value: string): string {
   return `'${value.replace(/\\/g, '\\\\').replace(/'/g, "\\'")}'`;
 }
 
-/**
- * Restores a dump into `database` with the client. Without drop, tables of the backup that already
- * exist stop the restore before anything runs; with drop, the database is dropped and created first.
- */
-export async function restoreMysql(source: AsyncIterable<Uint8Array>, targetUri: string, database: string, options: { drop?: boolean; tables?: readonly string[] } = {}): Promise<void> {
-  const conn = mysqlConnection(targetUri, 'target-uri');
+/** Creates `database` and feeds the dump to the client into it; returns the scanner that read the dump on its way. */
+export async function loadMysqlDump(source: AsyncIterable<Uint8Array>, uri: string, database: string, charset = 'CHARACTER SET utf8mb4'): Promise<SqlDumpScanner> {
+  const conn = mysqlConnection(uri);
   const { client } = mysqlTools();
-  if (options.drop) {
-    await mysqlQuery(targetUri, `DROP DATABASE IF EXISTS ${ident(database)}; CREATE DATABASE ${ident(database)} CHARACTER SET utf8mb4`);
-  } else {
-    await mysqlQuery(targetUri, `CREATE DATABASE IF NOT EXISTS ${ident(database)} CHARACTER SET utf8mb4`);
-    const existing = (await baseTables(targetUri, database)).filter((t) => !options.tables || options.tables.includes(t));
-    if (existing.length) throw new InputError('drop', 'false', `true to replace what exists: ${database} already has ${existing.slice(0, 5).join(', ')}${existing.length > 5 ? ', …' : ''}; nothing was changed`);
+  await mysqlQuery(uri, `CREATE DATABASE IF NOT EXISTS ${ident(database)} ${charset}`);
+  const scanner = new SqlDumpScanner();
+  async function* scanned(): AsyncGenerator<Uint8Array> {
+    for await (const chunk of source) {
+      scanner.update(chunk);
+      yield chunk;
+    }
   }
-  await withOptionFile(conn, (opt) => feedCommand(client, [opt, '--binary-mode', '--', database], source, { secrets: [conn.password, targetUri], onStderr: (t) => process.stderr.write(t) }));
+  await withOptionFile(conn, (opt) => feedCommand(client, [opt, '--binary-mode', '--', database], scanned(), { secrets: [conn.password, uri], onStderr: (t) => process.stderr.write(t) }));
+  return scanner;
+}
+
+type MysqlKind = 'table' | 'view' | 'trigger' | 'function' | 'procedure' | 'event';
+
+interface MysqlObject {
+  kind: MysqlKind;
+  name: string;
+  /** A trigger's table. */
+  table: string;
+}
+
+/** Tables and views share one namespace; routine, trigger and event names ignore case. */
+const namespaceKey = (o: MysqlObject) => (o.kind === 'table' || o.kind === 'view' ? `relation ${o.name}` : `${o.kind} ${o.name.toLowerCase()}`);
+
+/** Everything a database holds that a dump creates, triggers in the order they fire. */
+async function mysqlObjects(uri: string, database: string): Promise<MysqlObject[]> {
+  const db = mysqlString(database);
+  const rows = await mysqlQuery(
+    uri,
+    `SELECT IF(TABLE_TYPE = 'VIEW', 'view', 'table'), TABLE_NAME, '', 0 FROM information_schema.TABLES WHERE TABLE_SCHEMA = ${db}
+     UNION ALL SELECT 'trigger', TRIGGER_NAME, EVENT_OBJECT_TABLE, ACTION_ORDER FROM information_schema.TRIGGERS WHERE TRIGGER_SCHEMA = ${db}
+     UNION ALL SELECT LOWER(ROUTINE_TYPE), ROUTINE_NAME, '', 0 FROM information_schema.ROUTINES WHERE ROUTINE_SCHEMA = ${db}
+     UNION ALL SELECT 'event', EVENT_NAME, '', 0 FROM information_schema.EVENTS WHERE EVENT_SCHEMA = ${db}
+     ORDER BY 1, 3, 4, 2`,
+  );
+  return rows.map(([kind, name = '', table = '']) => ({ kind: kind as MysqlKind, name, table }));
+}
+
+/** A view, trigger, routine or event as SHOW CREATE gives it, with the session settings it was created under. */
+interface Definition {
+  object: MysqlObject;
+  statement: string;
+  settings: string;
+}
+
+/**
+ * SHOW CREATE of each object, run in the database that holds it so that the statements name their own
+ * database's objects unqualified and can be run in another.
+ */
+async function definitions(uri: string, database: string, objects: readonly MysqlObject[]): Promise<Definition[]> {
+  if (objects.length === 0) return [];
+  const rows = await mysqlQuery(uri, objects.map((o) => `SHOW CREATE ${o.kind.toUpperCase()} ${ident(o.name)};`).join('\n'), database);
+  return objects.map((object, i) => {
+    const row = rows[i] ?? [];
+    // Columns: VIEW name, statement, client charset, collation; TRIGGER, FUNCTION, PROCEDURE name, sql_mode, statement, …; EVENT name, sql_mode, time_zone, statement, ….
+    const [statement, sqlMode, timeZone, charset, collation] =
+      object.kind === 'view' ? [row[1], undefined, undefined, row[2], row[3]] : object.kind === 'event' ? [row[3], row[1], row[2], row[4], row[5]] : [row[2], row[1], undefined, row[3], row[4]];
+    if (!statement || statement === 'NULL') throw new Error(`SHOW CREATE ${object.kind.toUpperCase()} ${object.name} gave no definition (the restoring user needs to see it: SELECT on mysql.proc, or the object's owner)`);
+    const settings = [
+      sqlMode === undefined ? '' : `sql_mode = ${mysqlString(sqlMode)}`,
+      timeZone === undefined ? '' : `time_zone = ${mysqlString(timeZone)}`,
+      `character_set_client = ${mysqlString(charset ?? 'utf8mb4')}`,
+      `collation_connection = ${mysqlString(collation ?? 'utf8mb4_general_ci')}`,
+    ].filter(Boolean);
+    return { object, statement, settings: `SET SESSION ${settings.join(', ')}` };
+  });
+}
+
+const DELIMITER = '$$slipway$$';
+
+/**
+ * A script creating the definitions in the client's database: views first as stand-ins with their
+ * columns (views may select from views), then each object under the settings it was made with.
+ */
+function creationScript(defs: readonly Definition[], viewColumns: ReadonlyMap<string, string[]>): string {
+  const lines = ['SET NAMES utf8mb4;'];
+  for (const d of defs) {
+    if (d.object.kind === 'view') lines.push(`CREATE VIEW ${ident(d.object.name)} AS SELECT ${(viewColumns.get(d.object.name) ?? ['1']).map((c) => `1 AS ${ident(c)}`).join(', ')};`);
+  }
+  lines.push(`DELIMITER ${DELIMITER}`);
+  for (const d of defs) {
+    const statement = d.object.kind === 'view' ? d.statement.replace(/^CREATE /, 'CREATE OR REPLACE ') : d.statement;
+    lines.push(`${d.settings}${DELIMITER}`, `${statement}${DELIMITER}`, `SET NAMES utf8mb4${DELIMITER}`);
+  }
+  lines.push('DELIMITER ;', '');
+  return lines.join('\n');
+}
+
+const listed = (names: readonly string[]) => `${names.slice(0, 5).join(', ')}${names.length > 5 ? ', …' : ''}`;
+
+export interface MysqlRestoreOptions {
+  /** Replace the backup's tables, views, triggers, routines and events in the target; nothing else of it is touched. */
+  drop?: boolean;
+  /** Row counts the staged tables must have before the swap. */
+  manifest?: Manifest;
+  /** Runs when the backup is staged and checked, before the swap (the download's checksum): throwing leaves the target as it was. */
+  beforeCommit?: () => Promise<void>;
+}
+
+/**
+ * Restores a dump into `database` through a staging database on the same server, because MySQL cannot
+ * roll schema changes back: the dump is loaded there (its own `DROP … IF EXISTS` lines touch only the
+ * staging copy), its row counts checked against the manifest, then its tables are moved into the target
+ * with one atomic multi-table RENAME TABLE (with drop, the target's tables and views of the same names
+ * move aside in the same statement and are dropped afterwards). Any failure before that statement
+ * leaves the target exactly as it was. Views, triggers, routines and events, which RENAME cannot move
+ * between databases, are then created in the target as SHOW CREATE gives them from the staging copy,
+ * where they were just created. Without drop, anything of the backup's that the target has stops the
+ * restore before the swap.
+ */
+export async function restoreMysql(source: AsyncIterable<Uint8Array>, targetUri: string, database: string, options: MysqlRestoreOptions = {}): Promise<void> {
+  const db = mysqlString(database);
+  const target = await mysqlObjects(targetUri, database);
+  const refuse = (found: readonly string[]) => {
+    if (found.length) throw new InputError('drop', 'false', `true to replace what exists: ${database} already has ${listed(found)}; nothing was changed`);
+  };
+  // The manifest's tables are known before anything is read: a clash there stops the restore at once.
+  const manifestTables = new Set(options.manifest?.objects.map((o) => o.name));
+  if (!options.drop) refuse(target.filter((o) => (o.kind === 'table' || o.kind === 'view') && manifestTables.has(o.name)).map((o) => `${o.kind} ${o.name}`));
+
+  const [charset] = await mysqlQuery(targetUri, `SELECT DEFAULT_CHARACTER_SET_NAME, DEFAULT_COLLATION_NAME FROM information_schema.SCHEMATA WHERE SCHEMA_NAME = ${db}`);
+  const characterSet = charset ? `CHARACTER SET ${charset[0]} COLLATE ${charset[1]}` : 'CHARACTER SET utf8mb4';
+  const suffix = randomBytes(4).toString('hex');
+  const staging = `${database.slice(0, 40)}_restore_${suffix}`;
+  let swapped = false;
+  try {
+    const scanner = await loadMysqlDump(source, targetUri, staging, characterSet);
+    if (!scanner.completed) throw new Error('the SQL dump does not end with "-- Dump completed": it is truncated or damaged');
+    const expected = options.manifest ?? { engine: 'mysql', databases: [database], tool: '', objects: scanner.objects(database) };
+    const problems = compareManifest(expected, await inventoryMysql(targetUri, staging, expected.objects), () => staging);
+    if (problems.length) throw new Error(`the staged restore differs from the backup's manifest:\n- ${problems.join('\n- ')}`);
+    await options.beforeCommit?.();
+
+    const staged = await mysqlObjects(targetUri, staging);
+    const replaced = new Set(staged.map(namespaceKey));
+    const clashing = target.filter((o) => replaced.has(namespaceKey(o)));
+    if (!options.drop) refuse(clashing.map((o) => `${o.kind} ${o.name}`));
+    const tables = staged.filter((o) => o.kind === 'table').map((o) => o.name);
+    const moved = new Set(clashing.filter((o) => o.kind === 'table' || o.kind === 'view').map((o) => o.name));
+    if (options.drop && moved.size) {
+      // A foreign key from a table the backup does not replace would follow the old table aside, and dangle once it is dropped.
+      const names = [...moved].map(mysqlString).join(', ');
+      const dependents = await mysqlQuery(
+        targetUri,
+        `SELECT CONCAT(CONSTRAINT_SCHEMA, '.', TABLE_NAME, ' (', CONSTRAINT_NAME, ') references ', REFERENCED_TABLE_NAME) FROM information_schema.REFERENTIAL_CONSTRAINTS
+         WHERE UNIQUE_CONSTRAINT_SCHEMA = ${db} AND REFERENCED_TABLE_NAME IN (${names}) AND NOT (CONSTRAINT_SCHEMA = ${db} AND TABLE_NAME IN (${names}))`,
+      );
+      if (dependents.length) throw new Error(`drop: true would replace tables that others reference by foreign key: ${listed(dependents.map((r) => r[0] as string))}; drop those foreign keys first, or restore a backup that holds those tables too`);
+    }
+    const defs = await definitions(targetUri, staging, staged.filter((o) => o.kind !== 'table'));
+    const views = defs.filter((d) => d.object.kind === 'view').map((d) => d.object.name);
+    const viewColumns = new Map<string, string[]>();
+    if (views.length) {
+      const rows = await mysqlQuery(targetUri, `SELECT TABLE_NAME, COLUMN_NAME FROM information_schema.COLUMNS WHERE TABLE_SCHEMA = ${mysqlString(staging)} AND TABLE_NAME IN (${views.map(mysqlString).join(', ')}) ORDER BY TABLE_NAME, ORDINAL_POSITION`);
+      for (const [view = '', column = ''] of rows) viewColumns.set(view, [...(viewColumns.get(view) ?? []), column]);
+    }
+    // RENAME TABLE refuses to move a table with triggers to another database: they are created again after the swap.
+    const triggers = staged.filter((o) => o.kind === 'trigger');
+    if (triggers.length) await mysqlQuery(targetUri, triggers.map((t) => `DROP TRIGGER ${ident(t.name)};`).join('\n'), staging);
+
+    const aside = [...moved].map((name, i) => [name, `_slipway_old_${suffix}_${i}`] as const);
+    const renames = [
+      ...aside.map(([name, old]) => `${ident(database)}.${ident(name)} TO ${ident(database)}.${ident(old)}`),
+      ...tables.map((t) => `${ident(staging)}.${ident(t)} TO ${ident(database)}.${ident(t)}`),
+    ];
+    if (!charset) await mysqlQuery(targetUri, `CREATE DATABASE IF NOT EXISTS ${ident(database)} ${characterSet}`);
+    try {
+      if (renames.length) await mysqlQuery(targetUri, `RENAME TABLE ${renames.join(',\n  ')};`);
+    } catch (error) {
+      // One statement: it failed as a whole. A database made for it goes again.
+      if (!charset) await dropMysqlDatabase(targetUri, database);
+      throw error;
+    }
+    swapped = true;
+
+    // After the swap: what was set aside goes (with its triggers, whose names the backup's may reuse), then the rest is created.
+    const movedViews = new Set(clashing.filter((o) => o.kind === 'view').map((o) => o.name));
+    const drops = [
+      'SET FOREIGN_KEY_CHECKS = 0;',
+      ...aside.map(([name, old]) => `DROP ${movedViews.has(name) ? 'VIEW' : 'TABLE'} ${ident(old)};`),
+      ...clashing.filter((o) => o.kind !== 'table' && o.kind !== 'view').map((o) => `DROP ${o.kind.toUpperCase()} IF EXISTS ${ident(o.name)};`),
+    ];
+    try {
+      await mysqlQuery(targetUri, `${drops.join('\n')}\n${creationScript(defs, viewColumns)}`, database);
+    } catch (error) {
+      const now = new Set((await mysqlObjects(targetUri, database)).map(namespaceKey));
+      const missing = defs.filter((d) => !now.has(namespaceKey(d.object))).map((d) => `${d.object.kind} ${d.object.name}`);
+      throw new Error(`the backup's tables are in ${database}, but creating its views, triggers, routines and events there failed (missing: ${listed(missing)}): ${(error as Error).message}`, { cause: error });
+    }
+  } catch (error) {
+    if (swapped || error instanceof InputError) throw error;
+    throw new Error(`${(error as Error).message}\nNothing was changed in ${database}: the restore was staged in ${staging}, dropped again.`, { cause: error });
+  } finally {
+    await dropMysqlDatabase(targetUri, staging);
+  }
 }
 
 export async function dropMysqlDatabase(uri: string, database: string): Promise<void> {

@@ -318,15 +318,35 @@ export interface RestoreRequest {
 }
 
 /**
- * Restores a backup. It is first verified end to end (checksum, decryption, parse), so a wrong key or
- * a damaged blob fails before the target is touched; then it is streamed again into the target.
+ * Restores a backup from one download, and the SHA-256 of the very bytes restored must match the
+ * backup's metadata before the target is committed to (PostgreSQL: before COMMIT; MySQL and MongoDB:
+ * before the swap from staging). A damaged or changed blob, a wrong key or any failure on the way
+ * leaves the target as it was.
  */
 export async function restoreBackup(req: RestoreRequest): Promise<void> {
   const engine = engineOfBackup(req.backup);
-  await verifyBackup({ store: req.store, backup: req.backup, mode: 'checksum', decryption: req.decryption });
+  const expected = req.backup.metadata[META.sha256];
+  if (!expected) throw new Error(`${req.backup.name} has no sha256 in its metadata, so what would be restored cannot be checked; nothing was changed`);
   const manifest = await readManifest(req.store, req.backup.name);
-  const plain = await plainStream(req.backup, req.store.download(req.backup.name), req.decryption);
-  await restore(engine, plain, req.targetUri, manifest, req.drop);
+  const hashed = hashing(req.store.download(req.backup.name));
+  const mismatch = (actual: string) => `checksum mismatch for ${req.backup.name}: stored sha256 ${expected}, downloaded ${actual}; the backup is damaged or was changed`;
+  try {
+    const plain = await plainStream(req.backup, hashed.stream, req.decryption);
+    await restore(engine, plain, req.targetUri, {
+      drop: req.drop,
+      manifest,
+      beforeCommit: async () => {
+        const actual = await hashed.finish();
+        if (actual !== expected) throw new Error(mismatch(actual));
+      },
+    });
+  } catch (error) {
+    // Changed bytes explain a failure best; a refusal (`drop`) is about the target, not the bytes.
+    if (error instanceof InputError) throw error;
+    const actual = await hashed.finish().catch(() => undefined);
+    if (actual !== undefined && actual !== expected) throw new Error(`${mismatch(actual)}; nothing was changed`, { cause: error });
+    throw error;
+  }
 }
 
 export interface PruneResult {

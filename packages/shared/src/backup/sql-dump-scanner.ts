@@ -1,3 +1,5 @@
+import type { ManifestObject } from './manifest';
+
 /**
  * Reads a mysqldump / mariadb-dump SQL stream as it passes and counts the rows of each table (the
  * tuples of `INSERT INTO \`t\` VALUES (…),(…);` between `LOCK TABLES \`t\` WRITE;` and `UNLOCK
@@ -72,6 +74,11 @@ export class SqlDumpScanner {
   /** Row counts by table name (backquotes unescaped). */
   rows(): Map<string, number> {
     return new Map([...this.tables].map(([name, count]) => [name.replace(/``/g, '`'), count]));
+  }
+
+  /** The tables and their row counts as a manifest lists them. */
+  objects(database: string): ManifestObject[] {
+    return [...this.rows()].map(([name, count]) => ({ database, name, kind: 'table' as const, count }));
   }
 
   private endLine(): void {

@@ -1,9 +1,9 @@
-import { hash } from 'node:crypto';
+import { hash, randomBytes } from 'node:crypto';
 import { BSON, EJSON } from 'bson';
 import type { Document, MongoClient } from 'mongodb';
 import { InputError, checkDatabaseUri } from '../../inputs';
 import { formatDatabaseUri, redact } from '../../secrets/index';
-import type { Manifest, ManifestObject } from '../manifest';
+import { compareManifest, type Manifest, type ManifestObject } from '../manifest';
 import { selector } from '../glob';
 import { encodeEof, encodePrelude, encodeSegment, readArchive, type CollectionMetadata } from './archive';
 import { Crc64 } from './crc64';
@@ -177,22 +177,27 @@ export function dumpMongo(uri: string, selection: MongoSelection, tool: string):
   return { stream: generate(), manifest };
 }
 
-/** Counts and content hashes of the given collections as they are now, to compare with a manifest. */
-export async function inventoryMongo(uri: string, objects: readonly ManifestObject[], rename: (db: string) => string = (d) => d): Promise<ManifestObject[]> {
+const exists = async (client: MongoClient, db: string, name: string) => (await client.db(db).listCollections({ name }, { nameOnly: true }).toArray()).length > 0;
+
+/**
+ * Counts and content hashes of the given collections as they are now, to compare with a manifest;
+ * `collection` maps a name to the one it is under (a staging name; time series stay in place).
+ */
+export async function inventoryMongo(uri: string, objects: readonly ManifestObject[], rename: (db: string) => string = (d) => d, collection: (name: string) => string = (c) => c): Promise<ManifestObject[]> {
   const client = await connectMongo(uri);
   try {
     const out: ManifestObject[] = [];
     for (const o of objects) {
       const db = rename(o.database);
-      const exists = (await client.db(db).listCollections({ name: o.name }, { nameOnly: true }).toArray()).length > 0;
-      if (!exists) continue;
+      const name = o.kind === 'timeseries' ? o.name : collection(o.name);
+      if (!(await exists(client, db, name))) continue;
       if (o.kind === 'view') {
         out.push({ ...o, database: db });
         continue;
       }
       const hash = new ContentHash();
       let count = 0;
-      const source = o.kind === 'timeseries' ? `system.buckets.${o.name}` : o.name;
+      const source = o.kind === 'timeseries' ? `system.buckets.${o.name}` : name;
       for await (const raw of client.db(db).collection(source).find({}, { raw: true, batchSize: 1000 }) as AsyncIterable<unknown> as AsyncIterable<Buffer>) {
         hash.add(raw);
         count++;
@@ -219,65 +224,129 @@ export async function checkMongoArchive(source: AsyncIterable<Uint8Array> | Iter
 }
 
 export interface MongoRestoreOptions {
-  /** Drop each collection before restoring it; without it, a collection that exists stops the restore before anything is written. */
+  /** Replace collections and views of the backup's names; without it, one that exists stops the restore before anything is written. */
   drop?: boolean;
   /** Target database for a backed-up one (restoring into another name, e.g. a scratch database). */
   rename?: (db: string) => string;
-  onDocuments?: (count: number) => void;
+  /** Counts and content hashes the staged collections must have before they are swapped in. */
+  manifest?: Manifest;
+  /** Runs when everything is staged and checked, before the swap (the download's checksum): throwing leaves the target as it was. */
+  beforeCommit?: () => Promise<void>;
 }
 
 const DESERIALIZE = { promoteValues: false, promoteLongs: false, promoteBuffers: false, bsonRegExp: true } as const;
 
+interface Restored {
+  db: string;
+  name: string;
+  type: string;
+  metadata: Document;
+  /** The collection written to: a staging name, or (time series) the name itself. */
+  into: string;
+}
+
 /**
  * Restores a mongodump archive through the driver: collections with their options, documents in
  * batches (types kept exactly: values are not promoted to JS numbers), then indexes, then views.
+ *
+ * MongoDB cannot roll a restore back, so collections are written under staging names next to their
+ * targets (`slipway_restore_<id>_<name>` in the same database: FerretDB renames only within one
+ * database, and without `dropTarget`), compared with the manifest's counts and content hashes, and then
+ * renamed into place one by one; with drop, an existing collection is first renamed aside and dropped
+ * once all are in. A failure before the renames leaves the target as it was; a failed rename puts back
+ * those done. Views are created after the renames; time-series collections, which cannot be renamed,
+ * are written in place as the archive streams.
  */
 export async function restoreMongo(source: AsyncIterable<Uint8Array> | Iterable<Uint8Array>, targetUri: string, options: MongoRestoreOptions = {}): Promise<{ collections: number; documents: number }> {
   const rename = options.rename ?? ((d: string) => d);
+  const suffix = randomBytes(4).toString('hex');
+  const staging = (name: string) => `slipway_restore_${suffix}_${name}`;
   const client = await connectMongo(targetUri, 'target-uri');
-  const meta = new Map<string, { db: string; name: string; type: string; metadata: Document }>();
-  const views: { db: string; name: string; options: Document }[] = [];
+  const meta = new Map<string, Restored>();
+  const created: Restored[] = [];
   let documents = 0;
   let collections = 0;
+  let swapped = false;
   try {
     for await (const event of readArchive(source)) {
       if (event.type === 'prelude') {
         for (const c of event.collections) {
           const metadata = EJSON.parse(c.metadata, { relaxed: false }) as Document;
-          meta.set(`${c.db}.${c.collection}`, { db: rename(c.db), name: c.collection, type: c.type, metadata });
+          meta.set(`${c.db}.${c.collection}`, { db: rename(c.db), name: c.collection, type: c.type, metadata, into: c.type === 'timeseries' ? c.collection : staging(c.collection) });
         }
         if (!options.drop) {
           const existing: string[] = [];
-          for (const m of meta.values()) {
-            if ((await client.db(m.db).listCollections({ name: m.name }, { nameOnly: true }).toArray()).length) existing.push(`${m.db}.${m.name}`);
-          }
+          for (const m of meta.values()) if (await exists(client, m.db, m.name)) existing.push(`${m.db}.${m.name}`);
           if (existing.length) throw new InputError('drop', 'false', `true to replace what exists: the target already has ${existing.slice(0, 5).join(', ')}${existing.length > 5 ? ', …' : ''}; nothing was changed`);
         }
         for (const m of meta.values()) {
-          const db = client.db(m.db);
-          if (options.drop) await db.collection(m.name).drop().catch(() => false);
-          if (m.type === 'view') {
-            views.push({ db: m.db, name: m.name, options: m.metadata.options as Document });
-            continue;
-          }
-          await db.createCollection(m.name, m.metadata.options as Document);
+          if (m.type === 'view') continue;
+          if (m.type === 'timeseries' && options.drop) await client.db(m.db).collection(m.name).drop().catch(() => false);
+          await client.db(m.db).createCollection(m.into, m.metadata.options as Document);
+          created.push(m);
         }
       } else if (event.type === 'documents') {
-        const m = meta.get(`${event.db}.${event.collection}`) as { db: string; name: string; type: string };
-        const target = m.type === 'timeseries' ? `system.buckets.${m.name}` : m.name;
+        const m = meta.get(`${event.db}.${event.collection}`) as Restored;
+        const target = m.type === 'timeseries' ? `system.buckets.${m.name}` : m.into;
         const docs = event.documents.map((d) => BSON.deserialize(d, DESERIALIZE));
         await client.db(m.db).collection(target).insertMany(docs, { ordered: true, bypassDocumentValidation: true, forceServerObjectId: false });
         documents += docs.length;
-        options.onDocuments?.(documents);
       } else {
-        const m = meta.get(`${event.db}.${event.collection}`) as { db: string; name: string; type: string; metadata: Document };
+        const m = meta.get(`${event.db}.${event.collection}`) as Restored;
         // Like mongorestore, leave the index version to the target server (`v` from an older one may be refused).
         const indexes = ((m.metadata.indexes ?? []) as Document[]).filter((i) => i.name !== '_id_').map(({ v: _v, ...index }) => index);
-        if (indexes.length && m.type !== 'view') await client.db(m.db).command({ createIndexes: m.name, indexes });
+        if (indexes.length && m.type !== 'view') await client.db(m.db).command({ createIndexes: m.into, indexes });
         collections++;
       }
     }
-    for (const v of views) await client.db(v.db).createCollection(v.name, v.options);
+    if (options.manifest) {
+      const objects = options.manifest.objects.filter((o) => o.kind !== 'view');
+      const problems = compareManifest({ ...options.manifest, objects }, await inventoryMongo(targetUri, objects, rename, staging), rename);
+      if (problems.length) throw new Error(`the staged restore differs from the backup's manifest:\n- ${problems.join('\n- ')}`);
+    }
+    await options.beforeCommit?.();
+
+    const renameIn = (db: string, from: string, to: string) => client.db(db).renameCollection(from, to);
+    const swaps: { m: Restored; aside?: string; into?: boolean }[] = [];
+    try {
+      for (const m of created) {
+        if (m.type === 'timeseries') continue;
+        const swap: (typeof swaps)[number] = { m };
+        swaps.push(swap);
+        if (options.drop && (await exists(client, m.db, m.name))) {
+          await renameIn(m.db, m.name, `slipway_old_${suffix}_${m.name}`);
+          swap.aside = `slipway_old_${suffix}_${m.name}`;
+        }
+        await renameIn(m.db, m.into, m.name);
+        swap.into = true;
+      }
+    } catch (error) {
+      const undo: string[] = [];
+      for (const { m, aside, into } of swaps.reverse()) {
+        try {
+          if (into) await renameIn(m.db, m.name, m.into);
+          if (aside) await renameIn(m.db, aside, m.name);
+        } catch (undoError) {
+          undo.push(`${m.db}.${m.name} (${(undoError as Error).message})`);
+        }
+      }
+      if (undo.length) {
+        swapped = true;
+        throw new Error(`renaming the staged collections into place failed (${(error as Error).message}), and putting back these failed too: ${undo.join(', ')}; collections named slipway_restore_${suffix}_… and slipway_old_${suffix}_… hold the rest`, { cause: error });
+      }
+      throw error;
+    }
+    swapped = true;
+    for (const { m, aside } of swaps) if (aside) await client.db(m.db).collection(aside).drop();
+    for (const m of meta.values()) {
+      if (m.type !== 'view') continue;
+      if (options.drop) await client.db(m.db).collection(m.name).drop().catch(() => false);
+      await client.db(m.db).createCollection(m.name, m.metadata.options as Document);
+    }
+  } catch (error) {
+    if (swapped || error instanceof InputError) throw error;
+    for (const m of created) await client.db(m.db).collection(m.into).drop().catch(() => false);
+    throw new Error(`${(error as Error).message}\nNothing was changed in the target: the restore was staged under other names, dropped again.`, { cause: error });
   } finally {
     await client.close();
   }
