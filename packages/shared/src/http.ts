@@ -75,7 +75,7 @@ export async function request(req: HttpRequest, policy: RetryPolicy): Promise<Ht
 
 const REDIRECTS = new Set([301, 302, 303, 307, 308]);
 const MAX_REDIRECTS = 5;
-/** Headers that carry no credential; a request with any other header (Authorization, a signature, an API key) stays on its origin. */
+/** Headers that carry no credential; any other (Authorization, a signature, an API key) is not sent to another origin. */
 const PLAIN_HEADERS = new Set(['accept', 'accept-encoding', 'accept-language', 'content-type', 'user-agent', 'x-github-api-version']);
 
 interface Refused {
@@ -87,16 +87,16 @@ interface Refused {
  * One attempt, with the redirects it may follow. fetch's own following resends a 307/308's body and
  * every custom header to wherever the Location points, even from https to plain http, so redirects are
  * followed here: never from https to http, never to a URL with user-info, and to another origin only
- * when the request has neither a body nor a header that may be a credential (a plain GET such as a
- * release download). A refused redirect is reported with the Location's scheme and host, never its path.
+ * for a request without a body (a download, an API read), and then without any header that may be a
+ * credential. A refused redirect is reported with the Location's scheme and host, never its path.
  */
 async function followRedirects(req: HttpRequest, start: URL, signal: AbortSignal): Promise<Response | Refused> {
-  const staysHome = req.body !== undefined || Object.keys(req.headers ?? {}).some((name) => !PLAIN_HEADERS.has(name.toLowerCase()));
   let url = start;
   let method = req.method ?? (req.body === undefined ? 'GET' : 'POST');
   let body = req.body;
+  let headers = req.headers ?? {};
   for (let hops = 0; ; hops++) {
-    const response = await fetch(url, { method, headers: req.headers, body, redirect: 'manual', signal });
+    const response = await fetch(url, { method, headers, body, redirect: 'manual', signal });
     const location = response.headers.get('location');
     if (!REDIRECTS.has(response.status) || location === null) return response;
     await response.body?.cancel();
@@ -109,7 +109,10 @@ async function followRedirects(req: HttpRequest, start: URL, signal: AbortSignal
     const to = `redirect to ${displayUrl(next)} not followed`;
     if (url.protocol === 'https:' && next.protocol !== 'https:') return { status: response.status, why: `${to}: it leaves https` };
     if (next.username || next.password) return { status: response.status, why: `${to}: the Location carries credentials` };
-    if (next.origin !== url.origin && staysHome) return { status: response.status, why: `${to}: another origin, and this request carries a body or credentials` };
+    if (next.origin !== url.origin) {
+      if (req.body !== undefined) return { status: response.status, why: `${to}: another origin, and this request carries a body` };
+      headers = Object.fromEntries(Object.entries(headers).filter(([name]) => PLAIN_HEADERS.has(name.toLowerCase())));
+    }
     if (hops >= MAX_REDIRECTS) return { status: response.status, why: `${to}: more than ${MAX_REDIRECTS} redirects` };
     // As fetch does: 303, and 301/302 after a POST, continue as a GET without the body.
     if (response.status === 303 || ((response.status === 301 || response.status === 302) && method === 'POST')) {
@@ -129,7 +132,8 @@ export async function requestOk(req: HttpRequest, policy: RetryPolicy): Promise<
   const response = await request(req, policy);
   if (!response.ok) {
     const body = redactUrlEcho(response.body, new URL(req.url));
-    const excerpt = body.trim().slice(0, 300);
+    // One line: the excerpt ends up in a log line, a summary table cell and a JSON output.
+    const excerpt = body.trim().replace(/\s+/g, ' ').slice(0, 300);
     throw new HttpError(
       `${req.label}: HTTP ${response.status}${excerpt ? `: ${excerpt}` : ''} (after ${attempts(response.attempts)})`,
       response.attempts,
