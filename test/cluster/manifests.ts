@@ -31,3 +31,19 @@ export function ingress(name: string, serviceName: string, options: { namespace?
 
 /** A `kind: List` of objects, as `kubectl apply -f -` reads it. */
 export const list = (items: object[]) => JSON.stringify({ apiVersion: 'v1', kind: 'List', items });
+
+/**
+ * An HTTPRoute's status as a Gateway controller writes it: one parent (Gateway `gateway`), Accepted
+ * and ResolvedRefs at `generation` (`resolved: false` for a backend it cannot find). The local cluster
+ * runs no Gateway controller, so tests write it with `kubectl patch --subresource=status`.
+ */
+export function httpRouteStatus(generation: number, options: { resolved?: boolean } = {}): object {
+  const condition = (type: string, ok: boolean, reason: string) => ({ type, status: ok ? 'True' : 'False', reason, message: ok ? '' : 'backend not found', observedGeneration: generation, lastTransitionTime: new Date().toISOString().replace(/\.\d+Z$/, 'Z') });
+  return {
+    parents: [{
+      parentRef: { group: 'gateway.networking.k8s.io', kind: 'Gateway', name: 'gateway' },
+      controllerName: 'example.com/gateway-controller',
+      conditions: [condition('Accepted', true, 'Accepted'), condition('ResolvedRefs', options.resolved ?? true, options.resolved === false ? 'BackendNotFound' : 'ResolvedRefs')],
+    }],
+  };
+}

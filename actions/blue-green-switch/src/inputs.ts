@@ -45,14 +45,14 @@ export function readInputs(): BlueGreenConfig {
   if (healthUrl) {
     // Checked for both colours now: a bad URL would otherwise be found only after health-timeout.
     for (const color of COLORS) checkEndpoint('health-url', renderTemplate(healthUrl, contextVars(getContext(), { color }), 'health-url'), { allowInsecure: true });
-    const intervalMs = routing.getPeriod('health-interval', '5s');
+    const intervalMs = getDuration('health-interval', '5s');
     health = {
       url: healthUrl,
       expectStatus,
       expectBody: getString('health-expect-body') || undefined,
       successes: getInteger('health-successes', 3, { min: 1, max: 100 }),
       intervalMs,
-      deadlineMs: routing.getPeriod('health-timeout', '2m'),
+      deadlineMs: getDuration('health-timeout', '2m'),
       timeoutMs: probeTimeout(intervalMs),
     };
   }
@@ -64,10 +64,10 @@ export function readInputs(): BlueGreenConfig {
   if (prometheusUrl && !watchQuery) throw new InputError('watch-query', '', 'a PromQL query returning one error rate (0–1), since prometheus-url is set');
   if (watchQuery && !prometheusUrl) throw new InputError('prometheus-url', '', 'the Prometheus base URL, since watch-query is set');
   if (watchUrl || prometheusUrl) {
-    const intervalMs = routing.getPeriod('watch-interval', '10s');
+    const intervalMs = getDuration('watch-interval', '10s');
     const maxErrorRate = getNumber('watch-max-error-rate', 0.01, { min: 0, below: 1, expected: 'a fraction from 0 to below 1, e.g. `0.01` for 1 %' });
     watch = {
-      durationMs: routing.getPeriod('watch-duration', '5m'),
+      durationMs: getDuration('watch-duration', '5m'),
       intervalMs,
       maxErrorRate,
       consecutiveErrorLimit: getInteger('consecutive-error-limit', 4, { min: 0, max: 1000 }),
@@ -75,7 +75,7 @@ export function readInputs(): BlueGreenConfig {
       prometheus: prometheusUrl ? { ...probed(checkEndpoint('prometheus-url', prometheusUrl, { allowInsecure: true })), query: watchQuery } : undefined,
     };
   }
-  const confirmTimeoutMs = routing.getPeriod('confirm-timeout', '1m');
+  const confirmTimeoutMs = getDuration('confirm-timeout', '1m');
   let confirm: BlueGreenConfig['confirm'];
   const header = getString('confirm-header');
   const body = getString('confirm-body');

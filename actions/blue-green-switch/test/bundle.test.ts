@@ -7,11 +7,12 @@ import { renderUpstream } from '../../../packages/shared/src/routing/index';
 import { runAction, visible } from '../../../test/helpers/action';
 import { startLoad, type LoadSample } from '../../../test/helpers/load';
 import { runEnv } from '../../../test/helpers/run-env';
-import { deployment, list, service } from '../../../test/cluster/manifests';
+import { deployment, httpRouteStatus, list, service } from '../../../test/cluster/manifests';
 import { useCluster } from '../../../test/cluster/use-cluster';
 import { startDemoApp, type DemoApp } from '../../../test/services/demo-app';
 import { reloadWrapper, startNginx, type Nginx } from '../../../test/services/nginx';
 import { startPrometheus } from '../../../test/services/prometheus';
+import { freePort } from '../../../test/helpers/net';
 
 let blue: DemoApp;
 let green: DemoApp;
@@ -223,5 +224,84 @@ describe('dist/blue-green-switch/index.js with Kubernetes', () => {
     expect(status.outputs).toMatchObject({ active: 'blue', switched: 'false' });
     expect(status.stdout).toMatch(/last rollback by octocat/);
     await cluster.kubectl(['delete', 'namespace', ns, '--wait=false']);
+  }, 120_000);
+
+  it('never scales the good colour down after a watch that could not measure: Prometheus down fails it and the Service is restored exactly', async () => {
+    const cluster = useCluster();
+    const ns = `bg-${randomBytes(3).toString('hex')}`;
+    await cluster.kubectl(['create', 'namespace', ns]);
+    try {
+      await cluster.kubectl(['apply', '-f', '-'], list([
+        ...['blue', 'green'].map((color) => deployment(`shop-${color}`, { app: 'shop', color }, { namespace: ns })),
+        service('shop', { app: 'shop', color: 'blue' }, ns),
+      ]));
+      for (const color of ['blue', 'green']) await cluster.kubectl(['-n', ns, 'rollout', 'status', `deployment/shop-${color}`, '--timeout=60s']);
+      const object = async (kind: string, name: string) => {
+        const o = JSON.parse(await cluster.kubectl(['-n', ns, 'get', kind, name, '-o', 'json'])) as { metadata: { annotations?: object }; spec: object };
+        return { annotations: o.metadata.annotations, spec: o.spec };
+      };
+      const before = await object('service', 'shop');
+      const run = await runAction('blue-green-switch', {
+        router: 'kubernetes-service', kubeconfig: cluster.kubeconfigContent, namespace: ns, service: 'shop', 'deployment-blue': 'shop-blue', 'deployment-green': 'shop-green',
+        'scale-down-delay': '1s', 'prometheus-url': `http://127.0.0.1:${await freePort()}`, 'watch-query': 'vector(0)', 'watch-duration': '3s', 'watch-interval': '500ms', 'consecutive-error-limit': '1',
+      }, { ...RUN_ENV, PATH: cluster.env.PATH ?? '' });
+      expect(run.exitCode, visible(run.stdout)).toBe(1);
+      expect(run.stdout).toMatch(/Serving: service\/shop's endpoints are 1 ready pod with app=shop,color=green/);
+      expect(run.stdout).toMatch(/::error::green failed the watch after the switch \(the watch query failed 2 times in a row, more than the 1 allowed.*ECONNREFUSED.*\); routing was rolled back to blue/);
+      expect(run.outputs).toMatchObject({ active: 'blue', 'rolled-back': 'true' });
+      expect(await object('service', 'shop')).toEqual(before);
+      expect((await cluster.kubectl(['-n', ns, 'get', 'deployment', 'shop-blue', '-o', 'jsonpath={.spec.replicas}'])).trim()).toBe('1');
+      expect(run.summary).not.toContain('Scaled down');
+    } finally {
+      await cluster.kubectl(['delete', 'namespace', ns, '--wait=false']);
+    }
+  }, 120_000);
+
+  it('with Gateway API, starts the watch only once the route\'s status accepts its new generation, and rolls back when none does', async () => {
+    const cluster = useCluster();
+    const ns = `bg-${randomBytes(3).toString('hex')}`;
+    const prometheus = await startPrometheus([]);
+    await cluster.kubectl(['create', 'namespace', ns]);
+    try {
+      await cluster.kubectl(['apply', '-f', '-'], list([
+        ...['blue', 'green'].flatMap((color) => [deployment(`shop-${color}`, { app: 'shop', color }, { namespace: ns }), service(`shop-${color}`, { app: 'shop', color }, ns)]),
+        { apiVersion: 'gateway.networking.k8s.io/v1', kind: 'HTTPRoute', metadata: { name: 'shop', namespace: ns }, spec: { rules: [{ backendRefs: [{ name: 'shop-blue', port: 80, weight: 100 }, { name: 'shop-green', port: 80, weight: 0 }] }] } },
+      ]));
+      for (const color of ['blue', 'green']) await cluster.kubectl(['-n', ns, 'rollout', 'status', `deployment/shop-${color}`, '--timeout=60s']);
+      const route = async () => JSON.parse(await cluster.kubectl(['-n', ns, 'get', 'httproute', 'shop', '-o', 'json'])) as { metadata: { generation: number; annotations?: object }; spec: object };
+      const inputs = {
+        router: 'gateway-api', kubeconfig: cluster.kubeconfigContent, namespace: ns, route: 'shop', 'backend-blue': 'shop-blue', 'backend-green': 'shop-green',
+        'prometheus-url': prometheus.url, 'watch-query': 'vector(0)', 'watch-duration': '1s', 'watch-interval': '250ms', 'confirm-timeout': '20s',
+      };
+      const env = { ...RUN_ENV, PATH: cluster.env.PATH ?? '' };
+
+      // The test plays the Gateway controller, 2 s after the switch.
+      const generation = (await route()).metadata.generation;
+      let reportedAt = Infinity;
+      let firstTickAt = Infinity;
+      const controller = (async () => {
+        await expect.poll(async () => (await route()).metadata.generation, { timeout: 30_000, interval: 100 }).toBeGreaterThan(generation);
+        await new Promise((r) => setTimeout(r, 2000));
+        await cluster.kubectl(['-n', ns, 'patch', 'httproute', 'shop', '--subresource=status', '--type=merge', `--patch=${JSON.stringify({ status: httpRouteStatus(generation + 1) })}`]);
+        reportedAt = Date.now();
+      })();
+      const run = await runAction('blue-green-switch', inputs, env, { onStdout: (text) => void (text.includes('  watch:') && firstTickAt === Infinity && (firstTickAt = Date.now())) });
+      await controller;
+      expect(run.exitCode, visible(run.stdout)).toBe(0);
+      expect(run.stdout).toContain(`Serving: httproute/shop: its Gateway controller accepted generation ${generation + 1} with resolved backends`);
+      expect(firstTickAt).toBeGreaterThan(reportedAt);
+      expect(run.outputs).toMatchObject({ active: 'green', switched: 'true' });
+
+      // Back to blue with no controller answering: not confirmed, rolled back to exactly what was there.
+      const before = await route();
+      const unconfirmed = await runAction('blue-green-switch', { ...inputs, 'confirm-timeout': '2s' }, env);
+      expect(unconfirmed.exitCode).toBe(1);
+      expect(unconfirmed.stdout).toMatch(/::error::blue was not confirmed serving after the switch \(httproute\/shop was not confirmed within 2s: .*Accepted not yet at generation \d+ \(at \d+\).*\); routing was rolled back to green/);
+      expect(unconfirmed.stdout).not.toContain('  watch:');
+      const after = await route();
+      expect({ spec: after.spec, annotations: after.metadata.annotations }).toEqual({ spec: before.spec, annotations: before.metadata.annotations });
+    } finally {
+      await Promise.all([prometheus.stop(), cluster.kubectl(['delete', 'namespace', ns, '--wait=false'])]);
+    }
   }, 120_000);
 });

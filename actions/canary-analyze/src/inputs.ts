@@ -59,13 +59,13 @@ export async function readInputs(): Promise<CanaryConfig> {
     if (kind !== 'none') router = routing.readRouterInputs(ROUTER_INPUTS, kind);
   }
 
-  const intervalMs = routing.getPeriod('interval', '1m');
+  const intervalMs = getDuration('interval', '1m');
   if (intervalMs < 1000) throw new InputError('interval', getString('interval'), 'at least `1s`');
   const stepDurationMs = getDuration('step-duration', '5m');
   if (stepDurationMs < intervalMs) throw new InputError('step-duration', getString('step-duration') || '5m', `at least the interval (${formatDuration(intervalMs)})`);
   const windowMs = getString('query-window') ? getDuration('query-window', '1m') : intervalMs;
   if (windowMs < 1000) throw new InputError('query-window', getString('query-window'), 'at least `1s`, and a few scrape intervals long');
-  const deadlineMs = getString('deadline') ? routing.getPeriod('deadline', '0s') : undefined;
+  const deadlineMs = getString('deadline') ? getDuration('deadline', '0s') : undefined;
 
   const names = { requests: getString('requests-metric') || 'http_requests_total', duration: getString('duration-metric') || 'http_request_duration_seconds', statusLabel: getString('status-label') || 'status' };
   for (const [input, value] of [['requests-metric', names.requests], ['duration-metric', names.duration], ['status-label', names.statusLabel]] as const) {

@@ -3,7 +3,7 @@
 import { randomBytes } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { ANNOTATIONS, GatewayApiRouter, IngressNginxRouter, Kubectl, KubernetesServiceRouter, type SwitchRecord } from '../src/routing/index';
-import { deployment, ingress, list, service } from '../../../test/cluster/manifests';
+import { deployment, httpRouteStatus, ingress, list, service } from '../../../test/cluster/manifests';
 import { useCluster, type TestCluster } from '../../../test/cluster/use-cluster';
 
 const record = (reason: string): SwitchRecord => ({ by: 'octocat', at: new Date().toISOString(), runUrl: 'https://github.com/acme/shop/actions/runs/42', reason });
@@ -61,6 +61,15 @@ describe('kubernetes-service router', () => {
     expect(restored.metadata.annotations).toEqual(original.metadata.annotations);
   }, 60_000);
 
+  it('confirms a switch once the Service\'s endpoints are the new colour\'s pods only', async () => {
+    const router = new KubernetesServiceRouter(kubectl, 'web', 'color', ['blue', 'green']);
+    const before = await router.read();
+    await router.apply({ blue: 0, green: 100 }, record('switch'));
+    expect(await router.confirmServing(30_000)).toBe("service/web's endpoints are 2 ready pods with app=web,color=green");
+    await router.restore(before.snapshot, record('rollback'));
+    expect(await router.confirmServing(30_000)).toBe("service/web's endpoints are 2 ready pods with app=web,color=blue");
+  }, 60_000);
+
   it('refuses weights a selector cannot express, and a colour with no ready pod, changing nothing', async () => {
     const router = new KubernetesServiceRouter(kubectl, 'web', 'color', ['blue', 'dead']);
     await expect(router.apply({ blue: 50, dead: 50 }, record('switch'))).rejects.toThrow(/sends all traffic to one colour.*gateway-api, ingress-nginx or nginx/);
@@ -92,6 +101,35 @@ describe('gateway-api router', () => {
     const missing = new GatewayApiRouter(kubectl, 'web', ['stable', 'canary'], { stable: 'web-blue', canary: 'web-other' });
     await expect(missing.apply({ stable: 90, canary: 10 }, record('x'))).rejects.toThrow(/no rule with backendRefs to both web-blue and web-other/);
   }, 30_000);
+});
+
+describe('gateway-api router: confirming the route serves', () => {
+  /** Writes the route's status as a Gateway controller would. */
+  const report = (status: object) => kubectl.run(['patch', 'httproute.gateway.networking.k8s.io', 'web', '--subresource=status', '--type=merge', `--patch=${JSON.stringify({ status })}`]);
+  const generation = async () => (await kubectl.get<{ metadata: { generation: number } }>('httproute', 'web')).metadata.generation;
+
+  it('waits until every parent accepts the new generation with resolved backends, and fails clearly when none does', async () => {
+    const router = new GatewayApiRouter(kubectl, 'web', ['stable', 'canary'], { stable: 'web-blue', canary: 'web-green' });
+    const before = await router.read();
+    try {
+      await router.apply({ stable: 60, canary: 40 }, record('canary step 40 %'));
+      const g = await generation();
+      // No controller has written anything: a clear error after the timeout.
+      await expect(router.confirmServing(1000)).rejects.toThrow(/^httproute\/web was not confirmed within 1s: no Gateway controller has reported on it \(status.parents is empty\); is a Gateway controller running/);
+      // A status for the generation before is not confirmation.
+      await report(httpRouteStatus(g - 1));
+      await expect(router.confirmServing(1000)).rejects.toThrow(new RegExp(`Accepted not yet at generation ${g} \\(at ${g - 1}\\)`));
+      const confirmed = router.confirmServing(10_000);
+      setTimeout(() => void report(httpRouteStatus(g)), 500);
+      expect(await confirmed).toBe(`httproute/web: its Gateway controller accepted generation ${g} with resolved backends`);
+
+      await router.apply({ stable: 50, canary: 50 }, record('canary step 50 %'));
+      await report(httpRouteStatus(await generation(), { resolved: false }));
+      await expect(router.confirmServing(10_000)).rejects.toThrow(/^httproute\/web is not served as written: example.com\/gateway-controller for gateway gateway: ResolvedRefs is False at generation \d+ \(BackendNotFound: backend not found\)$/);
+    } finally {
+      await router.restore(before.snapshot, record('rollback'));
+    }
+  }, 60_000);
 });
 
 describe('ingress-nginx router', () => {

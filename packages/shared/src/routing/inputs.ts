@@ -1,7 +1,7 @@
 // The router inputs blue-green-switch and canary-analyze share. Per-backend inputs are named after the
 // action's backends (`nginx-upstream-blue`, `backend-canary`), so each action documents its own names;
 // routerInputNames() lists them for the contract test.
-import { InputError, getDuration, getList, getString } from '../inputs';
+import { InputError, getList, getString } from '../inputs';
 import { splitCommandLine } from './argv';
 import type { RouterConfig } from './index';
 import type { RouterKind } from './types';
@@ -29,16 +29,6 @@ export function routerInputNames(spec: RouterInputSpec): string[] {
   if (has('gateway-api')) names.push('route');
   if (has('ingress-nginx')) names.push('ingress');
   return names;
-}
-
-/**
- * A duration input that paces a loop or bounds a wait (`watch-interval`, `health-timeout`, `interval`):
- * 0 would make the loop spin or the wait end before it starts, so it is refused.
- */
-export function getPeriod(name: string, defaultValue: string): number {
-  const ms = getDuration(name, defaultValue);
-  if (ms <= 0) throw new InputError(name, getString(name) || defaultValue, 'a duration over 0, e.g. `500ms` or `10s` (0 would make it a busy loop or end it before it starts)');
-  return ms;
 }
 
 /** `host:port`, `[v6]:port` or `unix:/path`, as nginx's `server` takes them. */
