@@ -129,10 +129,10 @@ describe('MySQL/MariaDB restore: staged in a scratch database, swapped in by one
       const before = state(target);
       const servers = databasesNow();
       const run = await restore(target);
+      expect(state(target)).toBe(before);
       expectInputError(run, 'drop');
       expect(run.stdout).toContain(clash);
       expect(run.stdout).toMatch(/nothing was changed/);
-      expect(state(target)).toBe(before);
       expect(databasesNow()).toBe(servers);
     }, 120_000);
   }
@@ -143,10 +143,10 @@ describe('MySQL/MariaDB restore: staged in a scratch database, swapped in by one
     const servers = databasesNow();
     const inserting = () => maria.sql(`SELECT COUNT(*) FROM information_schema.PROCESSLIST WHERE INFO LIKE 'INSERT INTO \`orders\`%'`).trim() !== '0';
     const [run, killed] = await Promise.all([restore(target), killWhen(program('mariadb', { having: '--binary-mode', without: '--batch' }), inserting)]);
+    expect(state(target)).toBe(before);
     expect(killed.length).toBeGreaterThan(0);
     expect(run.exitCode).toBe(1);
     expect(run.stdout).toMatch(/::error::.*(killed|SIGKILL|exited).*Nothing was changed/);
-    expect(state(target)).toBe(before);
     expect(databasesNow()).toBe(servers);
   }, 120_000);
 
@@ -161,11 +161,11 @@ describe('MySQL/MariaDB restore: staged in a scratch database, swapped in by one
       const before = state(target);
       const servers = databasesNow();
       const run = await restore(target, { drop, backup: crafted });
+      expect(state(target)).toBe(before);
       expect(run.exitCode, run.stdout).toBe(1);
       expect(run.stdout).toMatch(/::error::.*Duplicate entry '\d+' for key 'PRIMARY'/);
       // The client's echo of the failed statement would print the dump's rows.
       expect(run.stdout + run.stderr).not.toMatch(/,'[0-9a-f]{32}'\)/);
-      expect(state(target)).toBe(before);
       expect(databasesNow()).toBe(servers);
     }
   }, 180_000);
@@ -175,9 +175,9 @@ describe('MySQL/MariaDB restore: staged in a scratch database, swapped in by one
     maria.sql('CREATE TABLE invoices (id INT PRIMARY KEY, customer INT, FOREIGN KEY (customer) REFERENCES customers (id)) ENGINE=InnoDB; INSERT INTO invoices VALUES (1, 1)', target);
     const before = state(target);
     const run = await restore(target, { drop: 'true' });
+    expect(state(target)).toBe(before);
     expect(run.exitCode).toBe(1);
     expect(run.stdout).toMatch(/::error::.*invoices .*references customers.*Nothing was changed/);
-    expect(state(target)).toBe(before);
   }, 120_000);
 
   it('a blob changed between downloads: what is restored is what was checked, or nothing', async () => {
@@ -207,9 +207,9 @@ describe('MySQL/MariaDB restore: staged in a scratch database, swapped in by one
       const target = database(OTHERS);
       const before = state(target);
       const run = await restoreThrough(always.connectionString, target);
+      expect(state(target)).toBe(before);
       expect(run.exitCode).toBe(1);
       expect(run.stdout).toMatch(/::error::.*checksum mismatch for .*nothing was changed/i);
-      expect(state(target)).toBe(before);
     } finally {
       await always.close();
     }

@@ -108,10 +108,10 @@ describe('PostgreSQL restore: all or nothing, in one transaction', () => {
       const target = database(`${OTHERS}; ${sql}`);
       const before = state(target);
       const run = await restore(target);
+      expect(state(target)).toBe(before);
       expectInputError(run, 'drop');
       expect(run.stdout).toContain(clash);
       expect(run.stdout).toMatch(/nothing was changed/);
-      expect(state(target)).toBe(before);
     }, 120_000);
   }
 
@@ -121,9 +121,9 @@ describe('PostgreSQL restore: all or nothing, in one transaction', () => {
     pg.sql(`delete from orders where id > 10; create view big_spenders as select customer from orders where total > 100`, target);
     const before = state(target);
     const run = await restore(target, { drop: 'true' });
+    expect(state(target)).toBe(before);
     expect(run.exitCode).toBe(1);
     expect(run.stdout).toMatch(/::error::.*cannot drop .*orders.*because other objects depend on it.*rolled back; nothing was changed/s);
-    expect(state(target)).toBe(before);
   }, 120_000);
 
   it('pg_restore killed half way through the data: rolled back', async () => {
@@ -131,10 +131,10 @@ describe('PostgreSQL restore: all or nothing, in one transaction', () => {
     const before = state(target);
     const copying = () => pg.sql(`select count(*) from pg_stat_activity where datname = '${target}' and query like 'COPY%'`).trim() !== '0';
     const [run, killed] = await Promise.all([restore(target), killWhen(program('pg_restore', { without: '--list' }), copying)]);
+    expect(state(target)).toBe(before);
     expect(killed.length).toBeGreaterThan(0);
     expect(run.exitCode).toBe(1);
     expect(run.stdout).toMatch(/::error::.*pg_restore.*(killed|SIGKILL|exited)/);
-    expect(state(target)).toBe(before);
   }, 120_000);
 
   it('a blob changed between downloads: what is restored is what was checked, or nothing', async () => {
@@ -164,9 +164,9 @@ describe('PostgreSQL restore: all or nothing, in one transaction', () => {
       const target = database(OTHERS);
       const before = state(target);
       const run = await backupDb({ mode: 'restore', 'azure-connection-string': always.connectionString, container: 'swapped', 'target-uri': pg.uri(target), databases: 'source', backup: genuine }, secrets());
+      expect(state(target)).toBe(before);
       expect(run.exitCode).toBe(1);
       expect(run.stdout).toMatch(/::error::.*checksum mismatch for .*nothing was changed/);
-      expect(state(target)).toBe(before);
     } finally {
       await always.close();
     }
@@ -185,12 +185,12 @@ describe('PostgreSQL restore: all or nothing, in one transaction', () => {
       const before = dump();
       const inputs = { mode: 'restore', storage: 'local', 'local-path': local, databases: 'many', backup: many };
       const refused = await runAction('backup-db', { ...inputs, 'target-uri': tight.uri('target') }, RUN_ENV);
+      expect(dump()).toBe(before);
       expectNoLeaks(refused, [tight.password]);
       expect(refused.exitCode).toBe(1);
       const setting = /set max_locks_per_transaction to (\d+) or more on the target server/.exec(refused.stdout)?.[1];
       expect(setting, refused.stdout).toBeDefined();
       expect(refused.stdout).toMatch(/nothing was changed/);
-      expect(dump()).toBe(before);
 
       roomy = await startPostgres({ max_locks_per_transaction: setting as string });
       roomy.sql('create database target');

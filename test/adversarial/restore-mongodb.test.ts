@@ -1,0 +1,181 @@
+// MongoDB restores through the bundle (the server is FerretDB 1.24), into databases that hold other
+// collections, with a failure injected half way: a document the server refuses in the last collection,
+// a blob changed between downloads, a collection of the backup's name. After each, every collection of
+// the target (options, indexes, every document) is either exactly as before or exactly the backup plus
+// the others. Also what FerretDB answers to the renames MongoDB's own staging would use.
+import { mkdtempSync, readFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { gunzipSync } from 'node:zlib';
+import { BlobServiceClient } from '@azure/storage-blob';
+import { BSON, EJSON } from 'bson';
+import { MongoClient, type Document } from 'mongodb';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { encodeEof, encodePrelude, encodeSegment, readArchive, type ArchiveHeader, type CollectionMetadata } from '../../packages/shared/src/backup/mongo/archive';
+import { Crc64 } from '../../packages/shared/src/backup/mongo/crc64';
+import { startAzurite, type Azurite } from '../services/azurite';
+import { startFerretDb, type FerretDb } from '../services/ferretdb';
+import { expectInputError } from './harness';
+import { backupDb, craftBackup, makeBackup, tamperingStore } from './restore-fixtures';
+
+let mongo: FerretDb;
+let azurite: Azurite;
+let client: MongoClient;
+const dir = mkdtempSync(join(tmpdir(), 'slipway-restore-mongo-'));
+const local = join(dir, 'store');
+let backup: string;
+const secrets = () => [mongo.password];
+
+/** The backup: three collections with indexes, the last one largest. */
+async function fill(db: string, mark = 'customer'): Promise<void> {
+  const shop = client.db(db);
+  await shop.collection('orders').insertMany(Array.from({ length: 2000 }, (_, i) => ({ _id: i, customer: i % 300, total: i * 1.5 })));
+  await shop.collection('orders').createIndex({ customer: 1 });
+  await shop.collection('products').insertMany(Array.from({ length: 20 }, (_, i) => ({ _id: i, sku: `p${i}`, price: i })));
+  await shop.collection('users').insertMany(Array.from({ length: 500 }, (_, i) => ({ _id: i, name: `${mark} ${i}` })));
+  await shop.collection('users').createIndex({ name: 1 }, { unique: true });
+}
+
+/** What the target holds besides. */
+async function others(db: string): Promise<void> {
+  await client.db(db).collection('keep_me').insertMany(Array.from({ length: 50 }, (_, i) => ({ _id: i, v: `keep ${i}` })));
+  await client.db(db).collection('keep_me').createIndex({ v: 1 });
+  await client.db(db).collection('logs').insertMany([{ _id: 1, line: 'one' }, { _id: 2, line: 'two' }]);
+}
+
+type State = Record<string, { indexes: Document[]; documents: string[] }>;
+
+/** Every collection of a database: its indexes and every document (canonical Extended JSON, sorted). */
+async function state(db: string): Promise<State> {
+  const out: State = {};
+  for (const { name } of (await client.db(db).listCollections({}, { nameOnly: true }).toArray()).sort((a, b) => a.name.localeCompare(b.name))) {
+    const indexes = (await client.db(db).collection(name).listIndexes().toArray()).map(({ name: index, key, unique }) => ({ index, key, unique: Boolean(unique) })).sort((a, b) => a.index.localeCompare(b.index));
+    const documents = (await client.db(db).collection(name).find({}).toArray()).map((d) => EJSON.stringify(d, { relaxed: false })).sort();
+    out[name] = { indexes, documents };
+  }
+  return out;
+}
+
+let count = 0;
+async function target(withOthers = true): Promise<string> {
+  const db = `t${++count}`;
+  if (withOthers) await others(db);
+  return db;
+}
+
+/** The backup plus the others, as a full restore must leave the target. */
+const expected = async () => ({ ...(await state('t_others')), ...(await state('shop')) });
+
+const restore = (db: string, inputs: Record<string, string> = {}) =>
+  backupDb({ mode: 'restore', engine: 'mongodb', storage: 'local', 'local-path': local, 'target-uri': mongo.uri(db), databases: 'shop', backup, ...inputs }, secrets());
+
+beforeAll(async () => {
+  [mongo, azurite] = await Promise.all([startFerretDb(), startAzurite()]);
+  client = new MongoClient(mongo.uri());
+  await fill('shop');
+  await others('t_others');
+  backup = await makeBackup({ uri: mongo.uri('shop'), storage: 'local', 'local-path': local }, secrets());
+}, 180_000);
+afterAll(async () => {
+  await client?.close();
+  await Promise.all([mongo?.stop(), azurite?.stop()]);
+});
+
+describe('MongoDB restore: staged under other names, renamed into place', () => {
+  it('without drop, into a database holding other collections: the backup is added, the others are untouched', async () => {
+    const db = await target();
+    const run = await restore(db);
+    expect(run.exitCode, run.stdout + run.stderr).toBe(0);
+    expect(await state(db)).toEqual(await expected());
+  }, 120_000);
+
+  it('with drop, over an older copy next to other collections: the copy is replaced, the others are untouched, no staging name is left', async () => {
+    const db = await target();
+    await client.db(db).collection('users').insertMany([{ _id: 1, name: 'old' }, { _id: 9999, name: 'only here' }]);
+    await client.db(db).collection('orders').insertOne({ _id: 1, customer: -1 });
+    const run = await restore(db, { drop: 'true' });
+    expect(run.exitCode, run.stdout + run.stderr).toBe(0);
+    expect(await state(db)).toEqual(await expected());
+  }, 120_000);
+
+  it('without drop, a collection of the backup\'s name stops it before anything is written', async () => {
+    const db = await target();
+    await client.db(db).collection('products').insertOne({ mine: true });
+    const before = await state(db);
+    const run = await restore(db);
+    expect(await state(db)).toEqual(before);
+    expectInputError(run, 'drop');
+    expect(run.stdout).toMatch(/already has .*products.*nothing was changed/);
+  }, 120_000);
+
+  it('a document the server refuses in the last collection: with or without drop, the target is as it was', async () => {
+    // The genuine archive again, with one more document in `users` (an array _id, which MongoDB and FerretDB refuse), CRCs recomputed.
+    const events = [];
+    for await (const e of readArchive([gunzipSync(readFileSync(join(local, ...backup.split('/'))))])) events.push(e);
+    const prelude = events[0] as { header: ArchiveHeader; collections: CollectionMetadata[] };
+    const parts = [encodePrelude(prelude.header, prelude.collections)];
+    for (const c of prelude.collections) {
+      const documents = events.flatMap((e) => (e.type === 'documents' && e.collection === c.collection ? e.documents : []));
+      if (c.collection === 'users') documents.push(Buffer.from(BSON.serialize({ _id: [1, 2], name: 'refused' })));
+      const crc = new Crc64();
+      for (const d of documents) crc.update(d);
+      parts.push(encodeSegment(c.db, c.collection, documents), encodeEof(c.db, c.collection, crc.digest()));
+    }
+    const crafted = craftBackup(local, backup, `crafted/mongodb/${backup.split('/').pop()?.replace('.gz', '')}`, Buffer.concat(parts));
+    for (const drop of ['false', 'true']) {
+      const db = await target();
+      if (drop === 'true') await client.db(db).collection('users').insertOne({ _id: 1, name: 'old' });
+      const before = await state(db);
+      const run = await restore(db, { drop, backup: crafted });
+      expect(await state(db)).toEqual(before);
+      expect(run.exitCode, run.stdout).toBe(1);
+      expect(run.stdout).toMatch(/::error::.*_id.*array.*Nothing was changed/);
+    }
+  }, 180_000);
+
+  it('a blob changed between downloads: what is restored is what was checked, or nothing', async () => {
+    const common = { 'azure-connection-string': azurite.connectionString, container: 'swapped' };
+    const genuine = await makeBackup({ ...common, uri: mongo.uri('shop') }, secrets());
+    await fill('evil', 'evil');
+    const other = await makeBackup({ ...common, uri: mongo.uri('evil') }, secrets());
+    const otherBytes = await BlobServiceClient.fromConnectionString(azurite.connectionString).getContainerClient('swapped').getBlobClient(other).downloadToBuffer();
+    const restoreThrough = (connectionString: string, db: string) =>
+      backupDb({ mode: 'restore', engine: 'mongodb', 'azure-connection-string': connectionString, container: 'swapped', 'target-uri': mongo.uri(db), databases: 'shop', backup: genuine }, secrets());
+
+    const later = await tamperingStore(azurite, 'swapped', genuine, otherBytes, 2);
+    try {
+      const db = await target();
+      const run = await restoreThrough(later.connectionString, db);
+      expect(run.exitCode, run.stdout + run.stderr).toBe(0);
+      expect(await state(db)).toEqual(await expected());
+    } finally {
+      await later.close();
+    }
+
+    const always = await tamperingStore(azurite, 'swapped', genuine, otherBytes, 1);
+    try {
+      const db = await target();
+      const before = await state(db);
+      const run = await restoreThrough(always.connectionString, db);
+      expect(await state(db)).toEqual(before);
+      expect(run.exitCode).toBe(1);
+      expect(run.stdout).toMatch(/::error::.*checksum mismatch for .*nothing was changed/i);
+    } finally {
+      await always.close();
+    }
+  }, 180_000);
+
+  // Why the restore stages next to the target and renames aside instead of `dropTarget` (see README, Safety).
+  it('FerretDB 1.24 renames only within a database, without dropTarget, and not from names with a dot', async () => {
+    const db = client.db('renames');
+    await db.collection('a').insertOne({ a: 1 });
+    await db.collection('b').insertOne({ b: 1 });
+    await db.collection('x.y').insertOne({ x: 1 });
+    const admin = client.db('admin');
+    await expect(admin.command({ renameCollection: 'renames.a', to: 'elsewhere.a' })).rejects.toThrow(/cross-database rename/);
+    await expect(admin.command({ renameCollection: 'renames.a', to: 'renames.b', dropTarget: true })).rejects.toThrow(/dropTarget.*not implemented/);
+    await expect(admin.command({ renameCollection: 'renames.x.y', to: 'renames.z' })).rejects.toThrow(/Invalid namespace/);
+    await expect(admin.command({ renameCollection: 'renames.a', to: 'renames.b' })).rejects.toThrow(/target namespace exists/);
+    expect(await admin.command({ renameCollection: 'renames.a', to: 'renames.c' })).toMatchObject({ ok: 1 });
+  });
+});
