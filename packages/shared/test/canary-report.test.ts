@@ -49,7 +49,7 @@ describe('canary report', () => {
   });
 
   it('results are plain JSON with every step, measurement and judgement', () => {
-    const result: CanaryResult = { verdict: 'rollback', outcome: 'failure', reason: 'error-rate: error rate 8.00 % > 5.00 %', steps: [{ ...step(10, [[0.08, 0.01]]), status: 'failure', reason: 'error-rate: …' }], finalWeight: 0, rolledBack: true };
+    const result: CanaryResult = { verdict: 'rollback', outcome: 'failure', reason: 'error-rate: error rate 8.00 % > 5.00 %', steps: [{ ...step(10, [[0.08, 0.01]]), status: 'failure', reason: 'error-rate: …' }], finalWeight: 0, rolledBack: true, rollback: { how: 'routing restored exactly as it was before the run', stableReady: 0, stableHealth: 'no ready endpoint' } };
     expect(JSON.parse(resultsJson(result))).toEqual({
       verdict: 'rollback',
       outcome: 'failure',
@@ -57,6 +57,7 @@ describe('canary report', () => {
       score: null,
       finalWeight: 0,
       rolledBack: true,
+      rollback: { how: 'routing restored exactly as it was before the run', stableReady: 0, stableHealth: 'no ready endpoint' },
       steps: [{
         weight: 10,
         status: 'failure',

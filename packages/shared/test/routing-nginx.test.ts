@@ -2,6 +2,7 @@
 import { readFileSync, writeFileSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { NginxRouter, RoutingMayDifferError, renderUpstream, splitCommandLine, type NginxRouterOptions, type SwitchRecord } from '../src/routing/index';
+import { exec } from '../src/exec';
 import { freePort, listen, type Listening } from '../../../test/helpers/net';
 import { reloadWrapper, startNginx, type Nginx } from '../../../test/services/nginx';
 
@@ -179,8 +180,28 @@ describe('nginx router: confirming that the new file serves', () => {
     const router = new NginxRouter({ ...options, reloadCommand: ['true'] });
     const before = await router.read();
     await router.apply({ blue: 0, green: 100 }, record('switch'));
-    await expect(router.confirmServing(1000)).rejects.toThrow(/^no nginx master started new workers within 1(\.\d)?s of the reload: nginx did not take the new file up/);
+    await expect(router.confirmServing(1000)).rejects.toThrow(/^nginx \(master \d+\) started no new workers within 1(\.\d)?s of the reload: it did not take the new file up/);
     await reset(before.snapshot);
+  }, 30_000);
+});
+
+describe('nginx router: which nginx it confirms', () => {
+  it('watches only the master started with its commands\' config file, so another nginx reloading proves nothing', async () => {
+    const other = await startNginx({ upstream: 'app', writeUpstream: (file) => writeFileSync(file, renderUpstream({ upstream: 'app', backends: ['blue', 'green'], servers: options.servers }, { blue: 100, green: 0 }, record('other'))) });
+    try {
+      const router = new NginxRouter({ ...options, reloadCommand: ['true'] });
+      const before = await router.read();
+      await router.apply({ blue: 0, green: 100 }, record('switch'));
+      // The other nginx reloads; this one never does.
+      await exec(other.reloadCommand[0] as string, other.reloadCommand.slice(1), { silent: true });
+      await expect(router.confirmServing(1500)).rejects.toThrow(/started no new workers/);
+      await reset(before.snapshot);
+      // Without a config file in its commands, two masters are one too many.
+      const unnamed = new NginxRouter({ ...options, reloadCommand: ['true'], testCommand: ['true'] });
+      expect(await unnamed.cannotConfirm()).toMatch(/^\d+ nginx masters run on this runner \([\d, ]+\) and the reload command does not say which is this one/);
+    } finally {
+      await other.stop();
+    }
   }, 30_000);
 });
 

@@ -61,16 +61,29 @@ function reachable(server: string, timeoutMs = 2000): Promise<boolean> {
   });
 }
 
-/** Every nginx master process on this machine, with its children (workers, cache processes); from ps. */
-async function nginxMasters(): Promise<Map<number, Set<number>>> {
+interface Master {
+  /** Its command line, e.g. `nginx: master process /usr/sbin/nginx -c /etc/nginx/nginx.conf`. */
+  args: string;
+  /** Its children: workers and cache processes. */
+  children: Set<number>;
+}
+
+/** Every nginx master process on this machine, by pid; from ps. */
+async function nginxMasters(): Promise<Map<number, Master>> {
   const { stdout } = await exec('ps', ['-A', '-o', 'pid=', '-o', 'ppid=', '-o', 'args='], { silent: true });
   const rows = stdout.split('\n').flatMap((line) => {
     const m = /^\s*(\d+)\s+(\d+)\s+(.*)$/.exec(line);
     return m ? [{ pid: Number(m[1]), ppid: Number(m[2]), args: m[3] ?? '' }] : [];
   });
-  const masters = new Map(rows.filter((r) => r.args.startsWith('nginx: master process')).map((r) => [r.pid, new Set<number>()]));
-  for (const r of rows) masters.get(r.ppid)?.add(r.pid);
+  const masters = new Map(rows.filter((r) => r.args.startsWith('nginx: master process')).map((r) => [r.pid, { args: r.args, children: new Set<number>() }]));
+  for (const r of rows) masters.get(r.ppid)?.children.add(r.pid);
   return masters;
+}
+
+/** The `-c <file>` of a command line, which names the nginx it talks to. */
+function configFile(command: readonly string[]): string | undefined {
+  const at = command.indexOf('-c');
+  return at >= 0 ? command[at + 1] : undefined;
 }
 
 const pids = (list: Iterable<number>) => [...list].join(', ');
@@ -79,7 +92,7 @@ export class NginxRouter implements Router {
   readonly kind = 'nginx';
   readonly backends: readonly [string, string];
   /** nginx's processes just before the last reload, to tell when its old workers are gone. */
-  private beforeReload?: { masters: Map<number, Set<number>>; at: number };
+  private beforeReload?: { master?: [number, Master]; why?: string; at: number };
 
   constructor(private readonly options: NginxRouterOptions) {
     this.backends = options.backends;
@@ -118,7 +131,8 @@ export class NginxRouter implements Router {
   }
 
   private async reload(): Promise<void> {
-    this.beforeReload = { masters: await nginxMasters().catch(() => new Map()), at: Date.now() };
+    const found = await this.master();
+    this.beforeReload = { ...(typeof found === 'string' ? { why: found } : { master: found }), at: Date.now() };
     await this.run(this.options.reloadCommand, 'the nginx reload');
   }
 
@@ -176,36 +190,52 @@ export class NginxRouter implements Router {
     return results.filter(Boolean).length;
   }
 
+  /**
+   * The master this router's commands reload: the only one on the runner, or the one started with the
+   * same `-c` file. Anything else (none, several) is why the new file's serving cannot be seen here.
+   */
+  private async master(): Promise<[number, Master] | string> {
+    let masters: Map<number, Master>;
+    try {
+      masters = await nginxMasters();
+    } catch (error) {
+      return `ps could not list this runner's processes to find nginx's workers (${(error as Error).message})`;
+    }
+    const config = configFile(this.options.reloadCommand) ?? configFile(this.options.testCommand);
+    const ours = [...masters].filter(([, m]) => !config || m.args.includes(` -c ${config}`));
+    if (ours.length === 1) return ours[0] as [number, Master];
+    if (ours.length === 0) return `no nginx master process${config ? ` started with -c ${config}` : ''} runs on this runner (nginx runs elsewhere, e.g. in a container or behind \`ssh\`), so Slipway cannot see its old workers exit`;
+    return `${ours.length} nginx masters run on this runner (${pids(ours.map(([pid]) => pid))}) and the reload command does not say which is this one (with \`-c <file>\`), so Slipway cannot tell which one's old workers must exit`;
+  }
+
   async cannotConfirm(): Promise<string | undefined> {
-    const masters = await nginxMasters().catch((error: unknown) => (error as Error).message);
-    if (typeof masters === 'string') return `ps could not list this runner's processes to find nginx's workers (${masters})`;
-    return masters.size ? undefined : 'no nginx master process runs on this runner (nginx runs elsewhere, e.g. behind `ssh`), so Slipway cannot see its old workers exit';
+    const found = await this.master();
+    return typeof found === 'string' ? found : undefined;
   }
 
   /**
    * `nginx -s reload` (and any wrapper around it) returns before nginx has taken the new file up, and
    * the old workers keep serving their connections until they finish. The new file alone serves once
-   * the master that took the reload up has new workers and none of those it had before.
+   * its master has new workers and none of those it had before the reload.
    */
   async confirmServing(timeoutMs: number): Promise<string> {
     const before = this.beforeReload;
     if (!before) throw new Error('nginx was not reloaded in this run');
-    if (before.masters.size === 0) throw new Error((await this.cannotConfirm()) ?? 'no nginx master process ran at the reload');
+    if (!before.master) throw new Error(before.why);
+    const [pid, { children: old }] = before.master;
     const deadline = Date.now() + timeoutMs;
     for (;;) {
-      const now = await nginxMasters();
-      const reloaded = [...before.masters].filter(([pid, old]) => [...(now.get(pid) ?? [])].some((child) => !old.has(child)));
-      // A restart instead of a reload: the old master is gone and another runs.
-      const restarted = [...before.masters.keys()].some((pid) => !now.has(pid)) && [...now.keys()].some((pid) => !before.masters.has(pid));
-      const lingering = reloaded.flatMap(([pid, old]) => [...old].filter((child) => now.get(pid)?.has(child)));
+      const now = (await nginxMasters()).get(pid);
       const took = formatDuration(Date.now() - before.at);
-      if ((reloaded.length && !lingering.length) || (restarted && !reloaded.length)) {
-        return restarted && !reloaded.length ? `nginx was restarted (master ${pids(now.keys())}) ${took} after the reload command` : `nginx's old workers (${pids(reloaded.flatMap(([, old]) => [...old]))}) have exited ${took} after the reload: only the new file serves`;
-      }
+      // Gone: nginx was restarted or stopped; what runs now (if anything) read the file when it started.
+      if (!now) throw new Error(`nginx's master ${pid} exited ${took} after the reload command (a restart or a crash): Slipway cannot tell which file serves now`);
+      const fresh = [...now.children].some((child) => !old.has(child));
+      const lingering = [...old].filter((child) => now.children.has(child));
+      if (fresh && !lingering.length) return `nginx's old workers (${pids(old)}) have exited ${took} after the reload: only the new file serves`;
       if (Date.now() >= deadline) {
-        throw new Error(reloaded.length
+        throw new Error(fresh
           ? `nginx's old workers (${pids(lingering)}) still run ${took} after the reload: they keep serving connections opened before it (long requests or websockets; nginx's worker_shutdown_timeout ends them)`
-          : `no nginx master started new workers within ${took} of the reload: nginx did not take the new file up (see its error log)`);
+          : `nginx (master ${pid}) started no new workers within ${took} of the reload: it did not take the new file up (see its error log)`);
       }
       await sleep(100);
     }
