@@ -170,6 +170,15 @@ describe('MySQL/MariaDB restore: staged in a scratch database, swapped in by one
     }
   }, 180_000);
 
+  it('a backup made with include keeps its foreign keys to the target\'s tables it does not hold, not to the scratch database', async () => {
+    const partial = await makeBackup({ uri: maria.uri('source'), storage: 'local', 'local-path': local, include: 'orders' }, secrets());
+    const target = database(`${OTHERS}; CREATE TABLE customers LIKE source.customers; INSERT INTO customers SELECT * FROM source.customers;`);
+    const run = await restore(target, { backup: partial });
+    expect(run.exitCode, run.stdout + run.stderr).toBe(0);
+    expect(maria.sql(`SELECT UNIQUE_CONSTRAINT_SCHEMA, REFERENCED_TABLE_NAME FROM information_schema.REFERENTIAL_CONSTRAINTS WHERE CONSTRAINT_SCHEMA = '${target}' AND TABLE_NAME = 'orders'`).trim()).toBe(`${target}\tcustomers`);
+    expect(maria.sql('SELECT COUNT(*) FROM orders JOIN customers ON customers.id = orders.customer', target).trim()).toBe('150000');
+  }, 120_000);
+
   it('with drop, a foreign key from a table outside the backup stops it before the target is touched', async () => {
     const target = withOlderCopy();
     maria.sql('CREATE TABLE invoices (id INT PRIMARY KEY, customer INT, FOREIGN KEY (customer) REFERENCES customers (id)) ENGINE=InnoDB; INSERT INTO invoices VALUES (1, 1)', target);

@@ -28,20 +28,22 @@ const secrets = () => [mongo.password];
 
 /** The backup: three collections with indexes, the last one largest. */
 async function fill(db: string, mark = 'customer'): Promise<void> {
-  const shop = client.db(db);
-  await shop.collection('orders').insertMany(Array.from({ length: 2000 }, (_, i) => ({ _id: i, customer: i % 300, total: i * 1.5 })));
-  await shop.collection('orders').createIndex({ customer: 1 });
-  await shop.collection('products').insertMany(Array.from({ length: 20 }, (_, i) => ({ _id: i, sku: `p${i}`, price: i })));
-  await shop.collection('users').insertMany(Array.from({ length: 500 }, (_, i) => ({ _id: i, name: `${mark} ${i}` })));
-  await shop.collection('users').createIndex({ name: 1 }, { unique: true });
+  await collection(db, 'orders').insertMany(Array.from({ length: 2000 }, (_, i) => ({ _id: i, customer: i % 300, total: i * 1.5 })));
+  await collection(db, 'orders').createIndex({ customer: 1 });
+  await collection(db, 'products').insertMany(Array.from({ length: 20 }, (_, i) => ({ _id: i, sku: `p${i}`, price: i })));
+  await collection(db, 'users').insertMany(Array.from({ length: 500 }, (_, i) => ({ _id: i, name: `${mark} ${i}` })));
+  await collection(db, 'users').createIndex({ name: 1 }, { unique: true });
 }
 
 /** What the target holds besides. */
 async function others(db: string): Promise<void> {
-  await client.db(db).collection('keep_me').insertMany(Array.from({ length: 50 }, (_, i) => ({ _id: i, v: `keep ${i}` })));
-  await client.db(db).collection('keep_me').createIndex({ v: 1 });
-  await client.db(db).collection('logs').insertMany([{ _id: 1, line: 'one' }, { _id: 2, line: 'two' }]);
+  await collection(db, 'keep_me').insertMany(Array.from({ length: 50 }, (_, i) => ({ _id: i, v: `keep ${i}` })));
+  await collection(db, 'keep_me').createIndex({ v: 1 });
+  await collection(db, 'logs').insertMany([{ _id: 1, line: 'one' }, { _id: 2, line: 'two' }]);
 }
+
+/** A collection of documents with any `_id` (the driver's default type wants ObjectIds). */
+const collection = (db: string, name: string) => client.db(db).collection<{ _id: unknown; [field: string]: unknown }>(name);
 
 type State = Record<string, { indexes: Document[]; documents: string[] }>;
 
@@ -91,8 +93,8 @@ describe('MongoDB restore: staged under other names, renamed into place', () => 
 
   it('with drop, over an older copy next to other collections: the copy is replaced, the others are untouched, no staging name is left', async () => {
     const db = await target();
-    await client.db(db).collection('users').insertMany([{ _id: 1, name: 'old' }, { _id: 9999, name: 'only here' }]);
-    await client.db(db).collection('orders').insertOne({ _id: 1, customer: -1 });
+    await collection(db, 'users').insertMany([{ _id: 1, name: 'old' }, { _id: 9999, name: 'only here' }]);
+    await collection(db, 'orders').insertOne({ _id: 1, customer: -1 });
     const run = await restore(db, { drop: 'true' });
     expect(run.exitCode, run.stdout + run.stderr).toBe(0);
     expect(await state(db)).toEqual(await expected());
@@ -100,7 +102,7 @@ describe('MongoDB restore: staged under other names, renamed into place', () => 
 
   it('without drop, a collection of the backup\'s name stops it before anything is written', async () => {
     const db = await target();
-    await client.db(db).collection('products').insertOne({ mine: true });
+    await collection(db, 'products').insertOne({ _id: 'mine', mine: true });
     const before = await state(db);
     const run = await restore(db);
     expect(await state(db)).toEqual(before);
@@ -124,7 +126,7 @@ describe('MongoDB restore: staged under other names, renamed into place', () => 
     const crafted = craftBackup(local, backup, `crafted/mongodb/${backup.split('/').pop()?.replace('.gz', '')}`, Buffer.concat(parts));
     for (const drop of ['false', 'true']) {
       const db = await target();
-      if (drop === 'true') await client.db(db).collection('users').insertOne({ _id: 1, name: 'old' });
+      if (drop === 'true') await collection(db, 'users').insertOne({ _id: 1, name: 'old' });
       const before = await state(db);
       const run = await restore(db, { drop, backup: crafted });
       expect(await state(db)).toEqual(before);

@@ -309,6 +309,26 @@ export async function restoreMysql(source: AsyncIterable<Uint8Array>, targetUri:
       const rows = await mysqlQuery(targetUri, `SELECT TABLE_NAME, COLUMN_NAME FROM information_schema.COLUMNS WHERE TABLE_SCHEMA = ${mysqlString(staging)} AND TABLE_NAME IN (${views.map(mysqlString).join(', ')}) ORDER BY TABLE_NAME, ORDINAL_POSITION`);
       for (const [view = '', column = ''] of rows) viewColumns.set(view, [...(viewColumns.get(view) ?? []), column]);
     }
+    // A backup made with `include` may hold foreign keys to tables it does not: they point into the
+    // staging database now and would keep doing so after the move; point them at the target's tables.
+    if (tables.length) {
+      const outside = await mysqlQuery(
+        targetUri,
+        `SELECT r.TABLE_NAME, r.CONSTRAINT_NAME, r.REFERENCED_TABLE_NAME, r.UPDATE_RULE, r.DELETE_RULE,
+           GROUP_CONCAT(k.COLUMN_NAME ORDER BY k.ORDINAL_POSITION SEPARATOR '\\t'), GROUP_CONCAT(k.REFERENCED_COLUMN_NAME ORDER BY k.ORDINAL_POSITION SEPARATOR '\\t')
+         FROM information_schema.REFERENTIAL_CONSTRAINTS r JOIN information_schema.KEY_COLUMN_USAGE k
+           ON k.CONSTRAINT_SCHEMA = r.CONSTRAINT_SCHEMA AND k.TABLE_NAME = r.TABLE_NAME AND k.CONSTRAINT_NAME = r.CONSTRAINT_NAME
+         WHERE r.CONSTRAINT_SCHEMA = ${mysqlString(staging)} AND r.UNIQUE_CONSTRAINT_SCHEMA = ${mysqlString(staging)} AND r.REFERENCED_TABLE_NAME NOT IN (${tables.map(mysqlString).join(', ')})
+         GROUP BY 1, 2, 3, 4, 5`,
+      );
+      const columns = (list = '') => list.split('\t').map(ident).join(', ');
+      const rule = (r = '') => (/^(RESTRICT|CASCADE|SET NULL|NO ACTION|SET DEFAULT)$/.test(r) ? r : 'RESTRICT');
+      const repoint = outside.map(
+        ([table = '', name = '', referenced = '', onUpdate, onDelete, cols, refCols]) =>
+          `ALTER TABLE ${ident(table)} DROP FOREIGN KEY ${ident(name)};\nALTER TABLE ${ident(table)} ADD CONSTRAINT ${ident(name)} FOREIGN KEY (${columns(cols)}) REFERENCES ${ident(database)}.${ident(referenced)} (${columns(refCols)}) ON DELETE ${rule(onDelete)} ON UPDATE ${rule(onUpdate)};`,
+      );
+      if (repoint.length) await mysqlQuery(targetUri, `SET FOREIGN_KEY_CHECKS = 0;\n${repoint.join('\n')}`, staging);
+    }
     // RENAME TABLE refuses to move a table with triggers to another database: they are created again after the swap.
     const triggers = staged.filter((o) => o.kind === 'trigger');
     if (triggers.length) await mysqlQuery(targetUri, triggers.map((t) => `DROP TRIGGER ${ident(t.name)};`).join('\n'), staging);
