@@ -1,6 +1,6 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { InputError, checkEndpoint, checkUrl, getBoolean, getEnum, getKeyValues, getList, getPairs, getString, type RunContext } from '@slipway/shared';
-import { DEFAULT_TAG_RULES, SCANNER_RELEASES, computeTags, parseIgnoreFile, parseSeverities, parseTagRule, registryHost, type Builder, type CacheMode, type Credentials, type IgnoreRule, type ScanKind, type ScannerName, type Severity } from '@slipway/shared/image';
+import { DEFAULT_TAG_RULES, SCANNER_RELEASES, computeTags, isImageName, parseIgnoreFile, parseSeverities, parseTagRule, registryHost, type Builder, type CacheMode, type Credentials, type IgnoreRule, type ScanKind, type ScannerName, type Severity } from '@slipway/shared/image';
 
 export interface BuildScanConfig {
   context: string;
@@ -37,15 +37,12 @@ export interface BuildScanConfig {
   summary: boolean;
 }
 
-/** A repository path as Docker accepts it, optionally after a registry host (`host:port/`): no tag, no digest. */
-const IMAGE = /^(?:[A-Za-z0-9.-]+(?::\d+)?\/)?[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*(?:\/[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*)*$/;
 const PLATFORM = /^[a-z0-9]+\/[a-z0-9_]+(?:\/[a-z0-9]+)?$/;
 
 /** Reads and checks every input before anything is built, logged in or downloaded. */
 export function readInputs(ctx: RunContext & { defaultBranch?: string }, env: NodeJS.ProcessEnv = process.env): BuildScanConfig {
   const image = getString('image', { required: 'an image name without a tag, e.g. `ghcr.io/acme/shop`' });
-  // The distribution spec caps a repository name at 255 characters; the pattern alone would take any length.
-  if (image.length > 255 || !IMAGE.test(image)) {
+  if (!isImageName(image)) {
     throw new InputError('image', image, 'an image name without tag or digest, lowercase, e.g. `ghcr.io/acme/shop` (tags come from the `tags` rules)');
   }
   const context = getString('context') || '.';

@@ -1,4 +1,5 @@
 // Container images for build-scan: `@slipway/shared/image`.
+export * from './reference';
 export * from './tags';
 export * from './findings';
 export * from './sarif';

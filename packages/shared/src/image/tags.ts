@@ -2,6 +2,7 @@
 //   type=semver,pattern={{version}}   type=ref,event=branch   type=ref,event=pr   type=sha   type=raw,value=edge
 // with `prefix=`, `suffix=` and `enable=` on any rule; `latest` is added on the default branch.
 import { InputError } from '../inputs';
+import { IMAGE_TAG } from './reference';
 
 export interface RefContext {
   /** e.g. refs/heads/main, refs/tags/v1.2.3, refs/pull/42/merge */
@@ -68,7 +69,6 @@ export function parseTagRule(input: string, line: string): TagRule {
 
 const SEMVER = /^v?(\d+)\.(\d+)\.(\d+)(?:-([0-9A-Za-z.-]+))?(?:\+[0-9A-Za-z.-]+)?$/;
 /** Docker's tag grammar: up to 128 of [A-Za-z0-9_.-], not starting with `.` or `-`. */
-const TAG = /^[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$/;
 
 /** A ref name as a tag: characters Docker does not allow become `-`. */
 export function sanitizeTag(text: string): string {
@@ -106,7 +106,7 @@ export function computeTags(rules: readonly TagRule[], ctx: RefContext): string[
     const value = ruleTag(rule, ctx);
     if (value === undefined) continue;
     const tagText = sanitizeTag(`${rule.prefix}${value}${rule.suffix}`);
-    if (TAG.test(tagText) && !tags.includes(tagText)) tags.push(tagText);
+    if (IMAGE_TAG.test(tagText) && !tags.includes(tagText)) tags.push(tagText);
   }
   if (ctx.defaultBranch && ctx.ref === `refs/heads/${ctx.defaultBranch}` && !tags.includes('latest')) tags.push('latest');
   return tags;
