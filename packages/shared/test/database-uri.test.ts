@@ -116,7 +116,7 @@ describe('parseDatabaseUri', () => {
     ['mongodb+srv://u:p@c.example.net:27017/db', /without a port/],
     ['mongodb://:p@h/db', /user name before the password/],
     ['postgres://u:p@h:99999/db', /ports from 1 to 65535/],
-    ['redis://u:p@h/0', /starting with postgres:\/\//],
+    ['redis://u:p@h/0', /a connection string starting with mongodb:\/\/, mongodb\+srv:\/\/, postgres:\/\/, postgresql:\/\/, mysql:\/\/ or mariadb:\/\//],
     ['postgres://u:pw@h/db#frag', /such as/],
     ['not a uri', /starting with/],
   ])('refuses %s without quoting any part of it', (uri, message) => {

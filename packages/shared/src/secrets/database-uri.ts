@@ -17,12 +17,12 @@ import { registerSecret } from './registry';
 export type DatabaseEngine = 'postgres' | 'mysql' | 'mongodb';
 
 const ENGINES: Record<string, DatabaseEngine> = {
+  mongodb: 'mongodb',
+  'mongodb+srv': 'mongodb',
   postgres: 'postgres',
   postgresql: 'postgres',
   mysql: 'mysql',
   mariadb: 'mysql',
-  mongodb: 'mongodb',
-  'mongodb+srv': 'mongodb',
 };
 
 const DEFAULT_PORTS: Record<DatabaseEngine, number> = { postgres: 5432, mysql: 3306, mongodb: 27017 };
@@ -170,7 +170,7 @@ export function parseDatabaseUri(uri: string, options: { engine?: DatabaseEngine
   const engine = ENGINES[scheme];
   const schemes = Object.keys(ENGINES).filter((s) => !options.engine || ENGINES[s] === options.engine);
   if (!engine || (options.engine && engine !== options.engine)) {
-    throw new DatabaseUriError(`a URI starting with ${schemes.map((s) => `${s}://`).join(', ').replace(/, ([^,]*)$/, ' or $1')}`);
+    throw new DatabaseUriError(`${options.engine ? 'a URI' : 'a connection string'} starting with ${schemes.map((s) => `${s}://`).join(', ').replace(/, ([^,]*)$/, ' or $1')}`);
   }
   const srv = scheme === 'mongodb+srv';
   const body = uri.slice(scheme.length + 3);
