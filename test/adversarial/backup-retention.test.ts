@@ -148,15 +148,19 @@ describe('backup-db retention and latest, hostile', () => {
   it('a backup whose verification failed is never latest and never counts; the backup a run made is never pruned', async () => {
     const c = 'verification';
     const first = made(await backupDb(c, '401', { uri: one.uri('vshop') }));
-    // The verify server refuses the password: the test restore fails, so the backup is not proven.
-    const wrongPassword = 'N0t/the#Pa55w0rd';
-    const failedRun = await backupDb(c, '402', { uri: one.uri('vshop'), verify: 'restore', 'verify-uri': one.uri('postgres').replace(encodeURIComponent(one.password), encodeURIComponent(wrongPassword)) });
+    // A backup whose manifest its test restore contradicts (here: edited counts) fails verification.
+    const second = made(await backupDb(c, '402', { uri: one.uri('vshop'), verify: 'none' }));
+    const blobs = BlobServiceClient.fromConnectionString(azurite.connectionString).getContainerClient(c);
+    const manifest = JSON.parse((await blobs.getBlobClient(`${second}.manifest.json`).downloadToBuffer()).toString()) as { objects: { count: number }[] };
+    for (const object of manifest.objects) object.count += 1;
+    const text = JSON.stringify(manifest);
+    await blobs.getBlockBlobClient(`${second}.manifest.json`).upload(text, Buffer.byteLength(text));
+    const failedRun = await backupDb(c, '402', { mode: 'verify', uri: one.uri('vshop'), backup: second, verify: 'restore', 'verify-uri': one.uri('postgres') });
     expect(failedRun.exitCode).toBe(1);
-    expectNoLeaks(failedRun, [wrongPassword]);
-    const failed = (await azurite.blobs(c)).find((b) => b.name.includes('-402-') && !b.name.endsWith('.manifest.json'));
+    const failed = (await azurite.blobs(c)).find((b) => b.name === second);
     expect(failed?.metadata?.verify_failed_at).toMatch(/^\d{4}-/);
-    expect(decodeURIComponent(failed?.metadata?.verify_failure ?? '')).toMatch(/^restore: /);
-    expect(findLeaks({ metadata: JSON.stringify(failed?.metadata) }, [wrongPassword, one.password])).toEqual([]);
+    expect(decodeURIComponent(failed?.metadata?.verify_failure ?? '')).toMatch(/^restore: the test restore of .* differs from its manifest/);
+    expect(findLeaks({ metadata: JSON.stringify(failed?.metadata) }, [one.password])).toEqual([]);
 
     marked(one, 'vtarget', 'empty');
     one.sql('drop table marker', 'vtarget');

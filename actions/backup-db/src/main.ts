@@ -67,7 +67,8 @@ async function main(config: BackupDbConfig, metrics: RunMetrics): Promise<void> 
     const { verifiedAt } = await backup
       .verifyBackup({ store, backup: verifying, mode, decryption: config.mode === 'backup' ? backupKeysForVerify(config) : config.decryption, verifyUri: config.verifyUri })
       .catch(async (error: unknown) => {
-        await markFailed(store, verifying.name, mode, error);
+        if (error instanceof backup.VerificationFailed) await markFailed(store, verifying.name, mode, error);
+        else core.info(`The verification of ${verifying.name} could not run to a verdict; the backup is not marked as failed.`);
         throw error;
       });
     outputs.verified = 'true';
@@ -87,7 +88,7 @@ async function main(config: BackupDbConfig, metrics: RunMetrics): Promise<void> 
     for (const name of pruned.deleted) core.info(`${config.retentionDryRun ? 'Would delete' : 'Deleted'} ${name}`);
     if (pruned.unattributed.length && backup.hasRetention(config.retention)) {
       core.warning(
-        `Retention left ${pruned.unattributed.length} backups of ${config.engine} ${database} alone: they were made before backups recorded their server, and this prefix holds backups of another server's ${database} too (${pruned.unattributed.join(', ')}). Delete them by hand when no longer needed.`,
+        `Retention left ${pruned.unattributed.length} backups of ${config.engine} ${database} alone: they were made before backups recorded their server and their databases, and this prefix holds backups of another server's ${database} too, or their label was shared by two sets of databases (${pruned.unattributed.join(', ')}). Delete them by hand when no longer needed.`,
       );
     }
     if (backup.hasRetention(config.retention)) summaryRows.push([config.retentionDryRun ? 'Retention (dry run) would delete' : 'Retention deleted', pruned.deleted.length ? pruned.deleted.join('<br>') : 'nothing']);
@@ -120,7 +121,7 @@ async function main(config: BackupDbConfig, metrics: RunMetrics): Promise<void> 
       core.summary.addHeading('Latest backups', 4);
       addTable(
         ['Backup', 'Created', 'Size', 'Verified'],
-        recent.map((b) => [b.name, b.metadata[backup.META.createdAt] ?? '', human(b.sizeBytes), backup.verificationFailed(b) ? `failed at ${b.metadata[backup.META.verifyFailedAt]}` : (b.metadata[backup.META.verifiedAt] ?? 'no')]),
+        recent.map((b) => [b.name, backup.printable(b.metadata[backup.META.createdAt] ?? ''), human(b.sizeBytes), backup.printable(backup.verificationFailed(b) ? `failed at ${b.metadata[backup.META.verifyFailedAt]}` : (b.metadata[backup.META.verifiedAt] ?? 'no'))]),
       );
     }
     core.summary.addRaw(`Took ${formatDuration(Number(outputs['duration-seconds']) * 1000)}.`, true);
@@ -129,7 +130,7 @@ async function main(config: BackupDbConfig, metrics: RunMetrics): Promise<void> 
 }
 
 /**
- * Marks a backup whose verification failed, so that `latest` and retention pass it over from now on.
+ * Marks a backup that verification found wrong, so that `latest` and retention pass it over from now on.
  * The reason is the error's first line with every registered secret taken out (metadata is not masked).
  */
 async function markFailed(store: backup.BackupStore, name: string, mode: string, error: unknown): Promise<void> {

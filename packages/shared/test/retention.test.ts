@@ -122,13 +122,21 @@ describe('retention', () => {
 
   it('never deletes the backup this run made, whatever the other backups\' dates say', () => {
     const entries: BackupEntry[] = [
-      { name: 'future-dated', createdAt: new Date('2099-01-01T00:00:00Z'), verified: true },
+      { name: 'skewed', createdAt: new Date(now.getTime() + 60_000), verified: true },
       { name: 'this-run', createdAt: now, verified: true },
     ];
+    // A minute ahead is clock skew: it counts, and would take this run's place in keep-last 1.
     expect(names(decideRetention(entries, { keepLast: 1 }, now).delete)).toEqual(['this-run']);
     const decision = decideRetention(entries, { keepLast: 1 }, now, ['this-run']);
     expect(decision.delete).toEqual([]);
     expect(decision.keep.find((k) => k.entry.name === 'this-run')?.reasons).toEqual(['made by this run']);
+  });
+
+  it('counts no backup dated in the future for any rule, and keeps it', () => {
+    const entries: BackupEntry[] = [{ name: 'future-dated', createdAt: new Date('2099-01-01T00:00:00Z'), verified: true }, ...history(3)];
+    const decision = decideRetention(entries, { keepLast: 2, keepDaily: 1 }, now);
+    expect(names(decision.keep.map((k) => k.entry))).toEqual(['future-dated', 'b0', 'b1']);
+    expect(decision.keep[0]?.reasons).toEqual([expect.stringMatching(/^dated in the future/)]);
   });
 
   it('computes ISO weeks across year boundaries', () => {
@@ -142,7 +150,7 @@ describe('retention', () => {
 async function put(store: LocalStore, name: string, metadata: Record<string, string>): Promise<string> {
   await store.upload(name, (async function* () {
     yield Buffer.from(name);
-  })(), { metadata: { [META.createdAt]: now.toISOString(), ...metadata } });
+  })(), { metadata: { [META.createdAt]: now.toISOString(), [META.sha256]: 'stand-in', ...metadata } });
   return name;
 }
 

@@ -1,4 +1,4 @@
-import { createHash } from 'node:crypto';
+import { createHash, randomBytes } from 'node:crypto';
 import type { BlockBlobClient, BlobHTTPHeaders } from '@azure/storage-blob';
 
 /** Azure's limits for a block blob: https://learn.microsoft.com/rest/api/storageservices/put-block */
@@ -62,6 +62,7 @@ export async function uploadBlocks(
   const base = options.blockSize ?? 4 * 1024 * 1024;
   const concurrency = Math.max(1, options.concurrency ?? 4);
   const hash = createHash('sha256');
+  const upload = randomBytes(12).toString('hex');
   const ids: string[] = [];
   const inFlight = new Set<Promise<void>>();
   let failure: unknown;
@@ -75,8 +76,11 @@ export async function uploadBlocks(
       const tib = (capacity(base) / 1024 ** 4).toFixed(2);
       throw new Error(`the data is larger than ${MAX_BLOCKS} blocks starting at ${base / 1024 / 1024} MiB can hold (${tib} TiB); use a larger block size`);
     }
-    // Block IDs must all have the same length; a zero-padded index keeps them in order too.
-    const id = Buffer.from(String(ids.length).padStart(8, '0')).toString('base64');
+    // Block IDs must all have the same length; a zero-padded index keeps them in order too. Uncommitted
+    // blocks belong to the blob name, not to the upload: the upload's own random part keeps a concurrent
+    // upload to the same name from replacing this one's blocks before its commit (which If-None-Match
+    // then refuses to the later one).
+    const id = Buffer.from(`${upload}-${String(ids.length).padStart(8, '0')}`).toString('base64');
     ids.push(id);
     const task = blob
       .stageBlock(id, data, data.length, { abortSignal: options.abortSignal })

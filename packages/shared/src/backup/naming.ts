@@ -47,9 +47,24 @@ function encodeName(name: string): string {
   return encodeURIComponent(name).replace(/[.!~*'()]/g, (c) => `%${c.charCodeAt(0).toString(16).toUpperCase()}`);
 }
 
-/** The folder segment (and `database_set` metadata) of a set: `shop%20db`, `a+b` for two databases, `~all`. */
+/** The `database_set` metadata of a set, and its folder when short: `shop%20db`, `a+b` for two databases, `~all`. */
 export function encodeDatabaseSet(set: DatabaseSet): string {
   return set === ALL_DATABASES ? '~all' : set.map(encodeName).join('+');
+}
+
+/** Longest folder segment for a set: file systems allow 255 bytes a name, and the rest of the name needs room too. */
+const MAX_SET_FOLDER = 200;
+
+/**
+ * The folder of a set: its encoding, or when that is too long for a file name (a non-ASCII MySQL name
+ * of 50 characters is 450; several MongoDB databases more) its start, `~` and 16 hex digits of its
+ * SHA-256. No encoding holds `~` but `~all`, so the two forms never meet; the whole set is in metadata.
+ */
+export function databaseSetFolder(set: DatabaseSet): string {
+  const encoded = encodeDatabaseSet(set);
+  if (encoded.length <= MAX_SET_FOLDER) return encoded;
+  const start = encoded.slice(0, MAX_SET_FOLDER - 20).replace(/%[0-9A-F]?$/, '');
+  return `${start}~${createHash('sha256').update(encoded).digest('hex').slice(0, 16)}`;
 }
 
 /** The databases a step backs up or restores. */
@@ -66,16 +81,35 @@ export function databaseSet(engine: Engine, uri: string, selection: Selection): 
   return [...new Set(names)].sort();
 }
 
+/** Whether a `/`-separated path stays where it is put: no `.`, `..` or empty folder, backslash, control character or leading `/`. */
+function staysInPlace(path: string): boolean {
+  // eslint-disable-next-line no-control-regex
+  return !path.startsWith('/') && !/[\\\u0000-\u001f\u007f]/.test(path) && path.split('/').every((s) => s !== '' && s !== '.' && s !== '..');
+}
+
+/** Azure names are at most 1,024 characters; what follows the prefix takes up to about 300 of them. */
+const MAX_PREFIX = 700;
+
 /**
  * `prefix` as folders: no `.` or `..` folder (`../other` would be another container, or outside
- * local-path), no empty folder, backslash, control character or leading `/`. A trailing `/` is ignored.
+ * local-path), no empty folder, backslash, control character or leading `/`; each folder at most 255
+ * bytes (a file name's limit) and the whole at most 700 characters. A trailing `/` is ignored.
  */
 export function checkPrefix(prefix: string): string {
   const folder = prefix.endsWith('/') ? prefix.slice(0, -1) : prefix;
-  // eslint-disable-next-line no-control-regex
-  const bad = prefix.startsWith('/') || /[\\\u0000-\u001f\u007f]/.test(prefix) || (folder !== '' && folder.split('/').some((s) => s === '' || s === '.' || s === '..'));
-  if (bad) throw new InputError('prefix', prefix, 'folder names separated by single `/`, with no `.` or `..` folder, no backslash and no leading `/`');
+  if (prefix.startsWith('/') || (folder !== '' && !staysInPlace(folder))) {
+    throw new InputError('prefix', prefix, 'folder names separated by single `/`, with no `.` or `..` folder, no backslash and no leading `/`');
+  }
+  if (folder.length > MAX_PREFIX || folder.split('/').some((s) => Buffer.byteLength(s) > 255)) {
+    throw new InputError('prefix', prefix, `at most ${MAX_PREFIX} characters, each folder name at most 255 bytes (UTF-8)`);
+  }
   return folder;
+}
+
+/** A backup named by input 'backup' is a name in the container or local-path: `..` climbs out of it (into another container). */
+export function checkBackupName(name: string): string {
+  if (!staysInPlace(name)) throw new InputError('backup', name, '`latest` or a backup name as listed, with no `.` or `..` folder, empty folder, backslash or leading `/`');
+  return name;
 }
 
 /**
@@ -103,12 +137,12 @@ export function backupBlobName(n: BackupName): string {
   const date = `${d.getUTCFullYear()}/${pad(d.getUTCMonth() + 1)}/${pad(d.getUTCDate())}`;
   const stamp = `${d.getUTCFullYear()}${pad(d.getUTCMonth() + 1)}${pad(d.getUTCDate())}T${pad(d.getUTCHours())}${pad(d.getUTCMinutes())}${pad(d.getUTCSeconds())}Z`;
   const server = createHash('sha256').update(n.server).digest('hex').slice(0, 8);
-  return join(checkPrefix(n.prefix), n.engine, encodeDatabaseSet(n.databases), date, `${stamp}-${safeSegment(n.runId || 'local')}-${server}${n.extension}`);
+  return join(checkPrefix(n.prefix), n.engine, databaseSetFolder(n.databases), date, `${stamp}-${safeSegment(n.runId || 'local')}-${server}${n.extension}`);
 }
 
 /** The folder a group's backups are written to. */
 export function groupFolder(group: BackupGroup): string {
-  return `${join(group.prefix, group.engine, encodeDatabaseSet(group.databases))}/`;
+  return `${join(group.prefix, group.engine, databaseSetFolder(group.databases))}/`;
 }
 
 /** The folder backups made before 2026-12 were written to: the lossy safeSegment of the label. */

@@ -5,8 +5,8 @@ import { compressStream, decompressStream, EXTENSIONS, type Compression } from '
 import { decryptStream, encryptStream, type DecryptionKeys, type EncryptionKeys } from './encryption';
 import { checkDump, dump, DUMP_EXTENSIONS, restore, restoreAndCompare, type Engine, type Selection } from './engines';
 import type { Manifest } from './manifest';
-import { backupBlobName, backupGroup, encodeDatabaseSet, groupFolder, isBackupIn, legacyGroupFolder, type BackupGroup } from './naming';
-import { decideRetention, hasRetention, type RetentionPolicy } from './retention';
+import { ALL_DATABASES, backupBlobName, backupGroup, checkBackupName, encodeDatabaseSet, groupFolder, isBackupIn, legacyGroupFolder, type BackupGroup } from './naming';
+import { decideRetention, hasRetention, isFutureDated, type RetentionPolicy } from './retention';
 import { manifestName, type BackupStore, type StoredBackup } from './store';
 
 /** Azure metadata names must be C# identifiers, so `verified_at`, not `verified-at`. */
@@ -131,6 +131,16 @@ export async function runBackup(req: BackupRequest): Promise<BackupResult> {
 
 export type VerifyMode = 'checksum' | 'restore' | 'none';
 
+/**
+ * A verification that read the backup and found it wrong: its bytes differ from their SHA-256, its dump
+ * does not parse, or its test restore differs from its manifest. Only this marks a backup as failed; a
+ * verification that could not run (verify server unreachable or refusing the login, a wrong key, a
+ * restore tool's error) proves nothing about the backup.
+ */
+export class VerificationFailed extends Error {
+  override name = 'VerificationFailed';
+}
+
 export interface VerifyRequest {
   store: BackupStore;
   backup: StoredBackup;
@@ -206,8 +216,12 @@ export async function verifyBackup(req: VerifyRequest): Promise<{ verifiedAt: st
   const plain = await plainStream(req.backup, hashed.stream, req.decryption);
   let problems: string[] = [];
   try {
-    if (req.mode === 'checksum') await checkDump(engine, plain);
-    else {
+    if (req.mode === 'checksum') {
+      // The key opened the header (plainStream), so a dump that does not parse to its end is the backup's fault.
+      await checkDump(engine, plain).catch((error: unknown) => {
+        throw new VerificationFailed(`${req.backup.name} does not read to its end: ${(error as Error).message}`, { cause: error });
+      });
+    } else {
       if (!req.verifyUri) throw new Error('verify: restore needs verify-uri, a server to restore a scratch copy into');
       const manifest = await readManifest(req.store, req.backup.name);
       if (!manifest) throw new Error(`${req.backup.name} has no manifest (${manifestName(req.backup.name)}), so a restore cannot be compared`);
@@ -218,10 +232,10 @@ export async function verifyBackup(req: VerifyRequest): Promise<{ verifiedAt: st
     const actual = await hashed.finish().catch(() => undefined);
     if (actual !== undefined && actual !== expected) {
       // eslint-disable-next-line no-unsafe-finally
-      throw new Error(`checksum mismatch for ${req.backup.name}: stored sha256 ${expected}, downloaded ${actual}; the backup is damaged`);
+      throw new VerificationFailed(`checksum mismatch for ${req.backup.name}: stored sha256 ${expected}, downloaded ${actual}; the backup is damaged`);
     }
   }
-  if (problems.length) throw new Error(`the test restore of ${req.backup.name} differs from its manifest:\n- ${problems.join('\n- ')}`);
+  if (problems.length) throw new VerificationFailed(`the test restore of ${req.backup.name} differs from its manifest:\n- ${problems.join('\n- ')}`);
   const verifiedAt = new Date().toISOString();
   await req.store.setMetadata(req.backup.name, { [META.verifiedAt]: verifiedAt });
   await req.store.addTags?.(req.backup.name, { [META.verifiedAt]: verifiedAt });
@@ -231,14 +245,56 @@ export async function verifyBackup(req: VerifyRequest): Promise<{ verifiedAt: st
 /** A backup whose verification failed: never `latest`, never counted by retention. */
 export const verificationFailed = (backup: StoredBackup): boolean => Boolean(backup.metadata[META.verifyFailedAt]);
 
-const decoded = (value: string | undefined) => (value === undefined ? undefined : decodeURIComponent(value));
+/** Metadata values are percent-encoded; one that does not decode was not written by backup-db (undefined). */
+function decoded(value: string | undefined): string | undefined {
+  if (value === undefined) return undefined;
+  try {
+    return decodeURIComponent(value);
+  } catch {
+    return undefined;
+  }
+}
+
+/** Text read from the store, for the log and the summary: control characters shown as escapes (a newline would start a workflow command). */
+// eslint-disable-next-line no-control-regex
+export const printable = (text: string): string => text.replace(/[\u0000-\u001f\u007f-\u009f\u2028\u2029]/g, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`).slice(0, 300);
+
+/** When a backup was made, from its metadata; undefined when that is missing or no date. */
+function createdAt(backup: StoredBackup): Date | undefined {
+  const time = Date.parse(backup.metadata[META.createdAt] ?? '');
+  return Number.isFinite(time) ? new Date(time) : undefined;
+}
+
+/**
+ * Whether a listed file can be a backup at all: made by backup-db, it has a SHA-256 and a date, and its
+ * name no control character. Anything else in a group's folder is never chosen, counted or deleted.
+ */
+// eslint-disable-next-line no-control-regex
+const isBackup = (b: StoredBackup): boolean => Boolean(b.metadata[META.sha256]) && createdAt(b) !== undefined && !/[\u0000-\u001f\u007f]/.test(b.name);
+
+/**
+ * Labels made before 2026-12 that two MongoDB sets shared: `a+b` (the set a, b or a database named
+ * `a+b`) and `all` (every database or one named `all`). The manifest's databases tell them apart: the
+ * backup belongs to the group when it holds only the group's databases (or, for every database, any
+ * other than `all` alone). No manifest, or one of `all` alone under the label `all`, fits both: such a
+ * backup belongs to neither and is left alone.
+ */
+async function legacySetMatches(store: BackupStore, group: BackupGroup, backup: StoredBackup): Promise<boolean | undefined> {
+  if (group.engine !== 'mongodb' || (group.label !== ALL_DATABASES && !group.label.includes('+'))) return true;
+  const manifest = await readManifest(store, backup.name).catch(() => undefined);
+  const held: unknown[] = Array.isArray(manifest?.databases) ? manifest.databases : [];
+  if (held.length === 0 || (group.label === ALL_DATABASES && held.every((d) => d === ALL_DATABASES))) return undefined;
+  const set = group.databases;
+  return set === ALL_DATABASES || held.every((d) => typeof d === 'string' && set.includes(d));
+}
 
 export interface GroupListing {
   /** The group's backups, newest first (failed verifications included). */
   backups: StoredBackup[];
   /**
-   * Backups made before backups recorded their server (same prefix, engine and databases) that belong
-   * to no one server: the group's folder also holds backups of another server. Never chosen, never pruned.
+   * Backups made before backups recorded their server (same prefix, engine and databases label) that
+   * cannot be given to this group: the group's folder also holds backups of another server, or the label
+   * was one two MongoDB sets shared and the manifest does not tell which. Never chosen, never pruned.
    */
   unattributed: StoredBackup[];
   /** The servers the group's backups come from (more than one only when the group names no server). */
@@ -249,7 +305,8 @@ export interface GroupListing {
  * The backups of one group, chosen by their metadata: engine, exact database set, server and prefix,
  * in the group's folder. Backups made before 2026-12 (no `server`; `databases` holds the label, in the
  * lossy folder of its day) are matched by their label and belong to the group unless the folder holds
- * backups of another server too.
+ * backups of another server too. Files that cannot be backups (isBackup) or whose metadata does not
+ * decode belong to no group.
  */
 export async function listGroup(store: BackupStore, group: BackupGroup): Promise<GroupListing> {
   const folders = [...new Set([groupFolder(group), legacyGroupFolder(group)])];
@@ -257,21 +314,26 @@ export async function listGroup(store: BackupStore, group: BackupGroup): Promise
   const set = encodeDatabaseSet(group.databases);
   const current: StoredBackup[] = [];
   const legacy: StoredBackup[] = [];
+  const ambiguous: StoredBackup[] = [];
   for (const b of listed.values()) {
     const m = b.metadata;
-    if (m[META.engine] !== group.engine) continue;
+    if (m[META.engine] !== group.engine || !isBackup(b)) continue;
     if (m[META.server] !== undefined) {
-      if (isBackupIn(groupFolder(group), b.name) && m[META.databaseSet] === set && (decoded(m[META.prefix]) ?? '') === group.prefix) current.push(b);
-    } else if (isBackupIn(legacyGroupFolder(group), b.name) && decoded(m[META.databases]) === group.label) legacy.push(b);
+      if (isBackupIn(groupFolder(group), b.name) && m[META.databaseSet] === set && decoded(m[META.prefix] ?? '') === group.prefix) current.push(b);
+    } else if (isBackupIn(legacyGroupFolder(group), b.name) && decoded(m[META.databases]) === group.label) {
+      const matches = await legacySetMatches(store, group, b);
+      if (matches) legacy.push(b);
+      else if (matches === undefined) ambiguous.push(b);
+    }
   }
   const servers = [...new Set(current.map((b) => b.metadata[META.server] as string))].sort();
   const ours = group.server === undefined ? current : current.filter((b) => b.metadata[META.server] === group.server);
   const attributable = group.server === undefined ? servers.length <= 1 : servers.every((s) => s === group.server);
-  const newestFirst = (list: StoredBackup[]) =>
-    list.sort((a, b) => (b.metadata[META.createdAt] ?? '').localeCompare(a.metadata[META.createdAt] ?? '') || b.name.localeCompare(a.name));
+  const time = (b: StoredBackup) => createdAt(b)?.getTime() ?? 0;
+  const newestFirst = (list: StoredBackup[]) => list.sort((a, b) => time(b) - time(a) || b.name.localeCompare(a.name));
   return {
     backups: newestFirst(attributable ? [...ours, ...legacy] : ours),
-    unattributed: attributable ? [] : newestFirst(legacy),
+    unattributed: newestFirst(attributable ? ambiguous : [...legacy, ...ambiguous]),
     servers: group.server === undefined ? servers : [group.server],
   };
 }
@@ -280,12 +342,13 @@ const describeGroup = (group: BackupGroup) =>
   `${group.engine} ${group.label}${group.server ? ` on ${group.server}` : ''}${group.prefix ? ` under prefix ${group.prefix}` : ''}`;
 
 /**
- * `latest` (the newest backup of the group whose verification did not fail) or a backup's name, and
- * why it was chosen. With no server in the group and backups of several servers, `latest` is refused.
+ * `latest` (the newest backup of the group whose verification did not fail, passing over any dated in
+ * the future unless there is no other) or a backup's name, and why it was chosen. With no server in the
+ * group and backups of several servers, `latest` is refused.
  */
-export async function findBackup(store: BackupStore, which: string, group: BackupGroup): Promise<{ backup: StoredBackup; why: string }> {
+export async function findBackup(store: BackupStore, which: string, group: BackupGroup, now = new Date()): Promise<{ backup: StoredBackup; why: string }> {
   if (which && which !== 'latest') {
-    const found = await store.get(which);
+    const found = await store.get(checkBackupName(which));
     if (!found) throw new Error(`backup ${which} does not exist (input 'backup')`);
     return { backup: found, why: "named by input 'backup'" };
   }
@@ -293,18 +356,28 @@ export async function findBackup(store: BackupStore, which: string, group: Backu
   if (servers.length > 1) {
     throw new InputError('uri', '', `the URI of the server the backup was made from (it is only read for its host and port): this prefix holds backups of ${group.engine} ${group.label} from ${servers.join(', ')}`);
   }
-  const chosen = backups.find((b) => !verificationFailed(b));
+  const usable = backups.filter((b) => !verificationFailed(b));
+  const future = (b: StoredBackup) => isFutureDated(createdAt(b) ?? now, now);
+  const chosen = usable.find((b) => !future(b)) ?? usable[0];
+  const reason = (b: StoredBackup) => printable(decoded(b.metadata[META.verifyFailure]) ?? 'no reason recorded');
   if (!chosen) {
     const failed = backups[0];
     if (!failed) throw new Error(`there is no backup of ${describeGroup(group)} (check prefix, engine, databases and the server in the URI)`);
-    throw new Error(`every backup of ${describeGroup(group)} failed verification (the newest, ${failed.name}: ${decoded(failed.metadata[META.verifyFailure]) ?? 'no reason recorded'})`);
+    throw new Error(`every backup of ${describeGroup(group)} failed verification (the newest, ${failed.name}: ${reason(failed)})`);
   }
   const skipped = backups.slice(0, backups.indexOf(chosen));
-  const verified = chosen.metadata[META.verifiedAt] ? `verified at ${chosen.metadata[META.verifiedAt]}` : 'not verified';
+  const verifiedAt = chosen.metadata[META.verifiedAt];
+  const verified = verifiedAt ? `verified at ${printable(verifiedAt)}` : 'not verified';
   const unknownServer = chosen.metadata[META.server] === undefined ? '; made before backups recorded their server' : '';
-  const usable = backups.filter((b) => !verificationFailed(b)).length;
-  const why = [`the newest of ${usable} backup${usable === 1 ? '' : 's'} of ${describeGroup(group)} that did not fail verification, ${verified}${unknownServer}`]
-    .concat(skipped.map((b) => `skipped the newer ${b.name}: verification failed at ${b.metadata[META.verifyFailedAt]} (${decoded(b.metadata[META.verifyFailure]) ?? 'no reason recorded'})`))
+  const dated = future(chosen) ? `; dated in the future (${createdAt(chosen)?.toISOString()}), but no other backup is usable` : '';
+  const why = [`the newest of ${usable.length} backup${usable.length === 1 ? '' : 's'} of ${describeGroup(group)} that did not fail verification, ${verified}${unknownServer}${dated}`]
+    .concat(
+      skipped.map((b) =>
+        verificationFailed(b)
+          ? `skipped the newer ${b.name}: verification failed at ${printable(b.metadata[META.verifyFailedAt] ?? '')} (${reason(b)})`
+          : `skipped ${b.name}: dated in the future (${createdAt(b)?.toISOString()}; now ${now.toISOString()}), by a wrong clock or by hand`,
+      ),
+    )
     .join('; ');
   return { backup: chosen, why };
 }
@@ -370,7 +443,7 @@ export async function pruneBackups(
   const { backups, unattributed } = await listGroup(store, group);
   const ignored = unattributed.map((b) => b.name);
   if (!hasRetention(policy)) return { deleted: [], kept: backups.map((b) => ({ name: b.name, reasons: ['no retention rule'] })), unattributed: ignored };
-  const entries = backups.map((b) => ({ name: b.name, createdAt: new Date(b.metadata[META.createdAt] ?? 0), verified: Boolean(b.metadata[META.verifiedAt]), failed: verificationFailed(b) }));
+  const entries = backups.map((b) => ({ name: b.name, createdAt: createdAt(b) ?? new Date(0), verified: Boolean(b.metadata[META.verifiedAt]), failed: verificationFailed(b) }));
   const decision = decideRetention(entries, policy, options.now, options.keep);
   for (const entry of decision.delete) {
     if (options.dryRun) continue;

@@ -37,6 +37,12 @@ export function isoWeek(date: Date): string {
   return `${d.getUTCFullYear()}-W${String(week).padStart(2, '0')}`;
 }
 
+/** Clocks of runners differ by seconds, not by more than this: a later `created_at` is not to be believed. */
+export const FUTURE_TOLERANCE_MS = 5 * 60_000;
+
+/** Dated after `now` (beyond clock skew): another clock was wrong, or the metadata was written by hand. */
+export const isFutureDated = (createdAt: Date, now: Date): boolean => createdAt.getTime() > now.getTime() + FUTURE_TOLERANCE_MS;
+
 const BUCKETS: [keyof RetentionPolicy, string, (d: Date) => string][] = [
   ['keepDaily', 'daily', (d) => d.toISOString().slice(0, 10)],
   ['keepWeekly', 'weekly', isoWeek],
@@ -49,13 +55,15 @@ const BUCKETS: [keyof RetentionPolicy, string, (d: Date) => string][] = [
  * a backup known to restore, and so are the `pinned` ones (the backup this run made, whatever its
  * date says of the clocks). Rules count only backups whose verification did not fail; a failed one is
  * kept while it is newer than the oldest backup a rule keeps (to be looked into), and deleted after.
- * With no rule at all, everything is kept.
+ * A backup dated in the future counts for no rule either (it would hold a place of keep-last and of its
+ * day, week and month for ever) and is kept. With no rule at all, everything is kept.
  */
 export function decideRetention(entries: readonly BackupEntry[], policy: RetentionPolicy, now = new Date(), pinned: readonly string[] = []): RetentionDecision {
   const newestFirst = [...entries].sort((a, b) => b.createdAt.getTime() - a.createdAt.getTime() || b.name.localeCompare(a.name));
   const reasons = new Map<BackupEntry, string[]>(newestFirst.map((e) => [e, []]));
   const keep = (entry: BackupEntry, reason: string) => reasons.get(entry)?.push(reason);
-  const counted = newestFirst.filter((e) => !e.failed);
+  const future = (e: BackupEntry) => isFutureDated(e.createdAt, now);
+  const counted = newestFirst.filter((e) => !e.failed && !future(e));
 
   if (!hasRetention(policy)) newestFirst.forEach((e) => keep(e, 'no retention rule'));
   if (policy.keepDays) {
@@ -80,6 +88,7 @@ export function decideRetention(entries: readonly BackupEntry[], policy: Retenti
   const oldestKept = counted.findLast((e) => reasons.get(e)?.length);
   for (const entry of newestFirst) {
     if (pinned.includes(entry.name)) keep(entry, 'made by this run');
+    else if (future(entry) && hasRetention(policy)) keep(entry, `dated in the future (${entry.createdAt.toISOString()}; not counted)`);
     else if (entry.failed && hasRetention(policy) && (!oldestKept || entry.createdAt >= oldestKept.createdAt)) keep(entry, 'failed verification (not counted; kept while newer than the oldest backup kept)');
   }
 

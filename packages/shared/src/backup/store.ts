@@ -223,9 +223,21 @@ export class LocalStore implements BackupStore {
     }
   }
 
+  /**
+   * Only string values of a JSON object: a damaged or hand-edited `.meta.json` holds no metadata, so the
+   * file counts as no backup-db backup (as a blob without metadata would) and cannot stop listing.
+   */
   private meta(name: string): Record<string, string> {
     const file = `${this.path(name)}.meta.json`;
-    return existsSync(file) ? (JSON.parse(readFileSync(file, 'utf8')) as Record<string, string>) : {};
+    if (!existsSync(file)) return {};
+    let parsed: unknown;
+    try {
+      parsed = JSON.parse(readFileSync(file, 'utf8'));
+    } catch {
+      return {};
+    }
+    if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed)) return {};
+    return Object.fromEntries(Object.entries(parsed).filter((e): e is [string, string] => typeof e[1] === 'string'));
   }
 
   async list(prefix: string): Promise<StoredBackup[]> {
