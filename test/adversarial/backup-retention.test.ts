@@ -209,9 +209,29 @@ describe('backup-db retention and latest, hostile', () => {
     expect(restored.summary).toContain(spaced);
     expect(restored.summary.split('Latest backups')[1]).not.toContain(underscored);
 
-    const pruned = await backupDb(c, '504', { uri: pgUri(one, 'shop db'), 'keep-last': '1' });
+    // Without legacy-server the old backup is kept (it could be another server's), with a warning.
+    const kept = await backupDb(c, '504', { uri: pgUri(one, 'shop db'), 'keep-last': '1' });
+    made(kept);
+    expect(deleted(kept)).toEqual([]);
+    expect(kept.stdout).toMatch(/::warning::Retention kept 1 backups .* made before backups recorded their server/);
+    const pruned = await backupDb(c, '505', { uri: pgUri(one, 'shop db'), 'keep-last': '1', 'legacy-server': `127.0.0.1:${one.port}` });
     made(pruned);
-    expect(deleted(pruned)).toEqual([spaced]);
+    expect(deleted(pruned)).toEqual(expect.arrayContaining([spaced]));
     expect(await names(c)).toEqual(expect.arrayContaining([underscored]));
+  }, 240_000);
+
+  it("server two's first run after the upgrade never prunes server one's old backups of the same database", async () => {
+    const c = 'legacy-two-servers';
+    const old = await withLegacyBundle(async () => made(await backupDb(c, '511', { uri: pgUri(one, 'shop') })));
+    const second = await backupDb(c, '512', { uri: pgUri(two, 'shop'), 'keep-last': '1' });
+    made(second);
+    expect(deleted(second)).toEqual([]);
+    expect(await names(c)).toContain(old);
+    // Naming server one there does not make them server two's either.
+    const wrongServer = await backupDb(c, '513', { uri: pgUri(two, 'shop'), 'keep-last': '1', 'legacy-server': `127.0.0.1:${one.port}` });
+    made(wrongServer);
+    expect(await names(c)).toContain(old);
+    const bad = await backupDb(c, '514', { uri: pgUri(two, 'shop'), 'legacy-server': 'user:pw@db/x' });
+    expectInputError(bad, 'legacy-server');
   }, 240_000);
 });

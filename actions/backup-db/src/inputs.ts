@@ -23,6 +23,8 @@ export interface BackupDbConfig {
   verifyUri: string;
   retention: backup.RetentionPolicy;
   retentionDryRun: boolean;
+  /** `legacy-server` names this group's server: its backups from before servers were recorded may be pruned. */
+  pruneLegacy: boolean;
   backup: string;
   drop: boolean;
   blockSize: number;
@@ -68,6 +70,7 @@ export function readInputs(env: NodeJS.ProcessEnv = process.env): BackupDbConfig
   const engine = backup.resolveEngine(getString('engine'), uri, uriInput ? 'uri' : 'target-uri');
   const selection = { databases: getList('databases'), include: getList('include', { separator: 'newline' }), exclude: getList('exclude', { separator: 'newline' }) };
   const group = backup.backupGroup(engine, uri, selection, getString('prefix'));
+  const pruneLegacy = legacyServerIs(engine, getString('legacy-server'), group.server);
 
   const storage = getEnum('storage', ['azure', 'local'] as const, 'azure');
   const localPath = getString('local-path');
@@ -121,6 +124,7 @@ export function readInputs(env: NodeJS.ProcessEnv = process.env): BackupDbConfig
       keepMonthly: rule(getInteger('keep-monthly', 0, COUNT)),
     },
     retentionDryRun: getBoolean('retention-dry-run', false),
+    pruneLegacy,
     backup: getString('backup') || 'latest',
     drop: getBoolean('drop', false),
     blockSize: getInteger('block-size', 4, { min: 1, max: 4000 }) * 1024 * 1024,
@@ -131,4 +135,19 @@ export function readInputs(env: NodeJS.ProcessEnv = process.env): BackupDbConfig
     runId: context.runId ? `${context.runId}${context.runAttempt && context.runAttempt !== '1' ? `.${context.runAttempt}` : ''}` : 'local',
     runUrl: context.runUrl,
   };
+}
+
+/**
+ * Whether `legacy-server` (`host:port`, or several for MongoDB) is the server this step backs up,
+ * compared as backup metadata records servers (lower case, default port, canonical addresses).
+ */
+function legacyServerIs(engine: backup.Engine, value: string, server: string): boolean {
+  if (!value) return false;
+  const expected = 'the `host:port` of the server that made the backups from before servers were recorded, e.g. `db.example.com:5432`';
+  if (!/^[\w.:[\],%-]+$/.test(value)) throw new InputError('legacy-server', value, expected);
+  try {
+    return backup.serverOf(engine, `${engine}://${value}/db`) === server;
+  } catch {
+    throw new InputError('legacy-server', value, expected);
+  }
 }

@@ -83,12 +83,17 @@ async function main(config: BackupDbConfig, metrics: RunMetrics): Promise<void> 
   }
 
   if (config.mode === 'backup' || config.mode === 'prune') {
-    const pruned = await backup.pruneBackups(store, config.group, config.retention, { dryRun: config.retentionDryRun, keep: made ? [made] : [] });
+    const pruned = await backup.pruneBackups(store, config.group, config.retention, { dryRun: config.retentionDryRun, keep: made ? [made] : [], pruneLegacy: config.pruneLegacy });
     outputs.deleted = JSON.stringify(pruned.deleted);
     for (const name of pruned.deleted) core.info(`${config.retentionDryRun ? 'Would delete' : 'Deleted'} ${name}`);
     if (pruned.unattributed.length && backup.hasRetention(config.retention)) {
       core.warning(
         `Retention left ${pruned.unattributed.length} backups of ${config.engine} ${database} alone: they were made before backups recorded their server and their databases, and this prefix holds backups of another server's ${database} too, or their label was shared by two sets of databases (${pruned.unattributed.join(', ')}). Delete them by hand when no longer needed.`,
+      );
+    }
+    if (pruned.legacyKept.length && backup.hasRetention(config.retention)) {
+      core.warning(
+        `Retention kept ${pruned.legacyKept.length} backups of ${config.engine} ${database} made before backups recorded their server (${pruned.legacyKept.join(', ')}): another server's backups of ${database} may be among them. Set \`legacy-server\` to the host:port that made them, in that server's step, to let retention prune them.`,
       );
     }
     if (backup.hasRetention(config.retention)) summaryRows.push([config.retentionDryRun ? 'Retention (dry run) would delete' : 'Retention deleted', pruned.deleted.length ? pruned.deleted.join('<br>') : 'nothing']);

@@ -297,6 +297,8 @@ export interface GroupListing {
    * was one two MongoDB sets shared and the manifest does not tell which. Never chosen, never pruned.
    */
   unattributed: StoredBackup[];
+  /** Those of `backups` made before backups recorded their server: which server made them is a guess. */
+  legacy: StoredBackup[];
   /** The servers the group's backups come from (more than one only when the group names no server). */
   servers: string[];
 }
@@ -334,6 +336,7 @@ export async function listGroup(store: BackupStore, group: BackupGroup): Promise
   return {
     backups: newestFirst(attributable ? [...ours, ...legacy] : ours),
     unattributed: newestFirst(attributable ? ambiguous : [...legacy, ...ambiguous]),
+    legacy: attributable ? newestFirst(legacy) : [],
     servers: group.server === undefined ? servers : [group.server],
   };
 }
@@ -427,22 +430,28 @@ export interface PruneResult {
   kept: { name: string; reasons: string[] }[];
   /** Backups of the group's databases made before servers were recorded that retention left alone (see listGroup). */
   unattributed: string[];
+  /** Backups made before servers were recorded that retention kept because `pruneLegacy` was not given. */
+  legacyKept: string[];
 }
 
 /**
  * Applies retention to one group, listed here by its metadata so no other group's backup is ever
  * counted or deleted. The newest verified backup and those in `keep` (the one this run made) are never
- * deleted; failed verifications never count (see decideRetention).
+ * deleted; failed verifications never count (see decideRetention). Backups made before servers were
+ * recorded count and may be deleted only with `pruneLegacy`, the caller's word that they are this
+ * server's: the first server to run would otherwise take another server's old backups for its own.
  */
 export async function pruneBackups(
   store: BackupStore,
   group: BackupGroup,
   policy: RetentionPolicy,
-  options: { dryRun: boolean; keep?: readonly string[]; now?: Date },
+  options: { dryRun: boolean; keep?: readonly string[]; now?: Date; pruneLegacy?: boolean },
 ): Promise<PruneResult> {
-  const { backups, unattributed } = await listGroup(store, group);
-  const ignored = unattributed.map((b) => b.name);
-  if (!hasRetention(policy)) return { deleted: [], kept: backups.map((b) => ({ name: b.name, reasons: ['no retention rule'] })), unattributed: ignored };
+  const listing = await listGroup(store, group);
+  const ignored = listing.unattributed.map((b) => b.name);
+  const legacyKept = options.pruneLegacy ? [] : listing.legacy.map((b) => b.name);
+  const backups = listing.backups.filter((b) => !legacyKept.includes(b.name));
+  if (!hasRetention(policy)) return { deleted: [], kept: backups.map((b) => ({ name: b.name, reasons: ['no retention rule'] })), unattributed: ignored, legacyKept };
   const entries = backups.map((b) => ({ name: b.name, createdAt: createdAt(b) ?? new Date(0), verified: Boolean(b.metadata[META.verifiedAt]), failed: verificationFailed(b) }));
   const decision = decideRetention(entries, policy, options.now, options.keep);
   for (const entry of decision.delete) {
@@ -450,5 +459,5 @@ export async function pruneBackups(
     await store.delete(entry.name);
     await store.delete(manifestName(entry.name));
   }
-  return { deleted: decision.delete.map((e) => e.name), kept: decision.keep.map((k) => ({ name: k.entry.name, reasons: k.reasons })), unattributed: ignored };
+  return { deleted: decision.delete.map((e) => e.name), kept: decision.keep.map((k) => ({ name: k.entry.name, reasons: k.reasons })), unattributed: ignored, legacyKept };
 }
