@@ -86,9 +86,10 @@ interface Refused {
 /**
  * One attempt, with the redirects it may follow. fetch's own following resends a 307/308's body and
  * every custom header to wherever the Location points, even from https to plain http, so redirects are
- * followed here: never from https to http, never to a URL with user-info, and to another origin only
- * for a request without a body (a download, an API read), and then without any header that may be a
- * credential. A refused redirect is reported with the Location's scheme and host, never its path.
+ * followed here: never from https to http, never to a URL with user-info, never as a GET that drops a
+ * POST's body (301/302), and to another origin only for a request without a body (a download, an API
+ * read), and then without any header that may be a credential. A refused redirect is reported with the
+ * Location's scheme and host, never its path.
  */
 async function followRedirects(req: HttpRequest, start: URL, signal: AbortSignal): Promise<Response | Refused> {
   let url = start;
@@ -114,8 +115,13 @@ async function followRedirects(req: HttpRequest, start: URL, signal: AbortSignal
       headers = Object.fromEntries(Object.entries(headers).filter(([name]) => PLAIN_HEADERS.has(name.toLowerCase())));
     }
     if (hops >= MAX_REDIRECTS) return { status: response.status, why: `${to}: more than ${MAX_REDIRECTS} redirects` };
-    // As fetch does: 303, and 301/302 after a POST, continue as a GET without the body.
-    if (response.status === 303 || ((response.status === 301 || response.status === 302) && method === 'POST')) {
+    // A 303 says the request was taken and points at its result, read with a GET. A 301/302 says the
+    // endpoint is elsewhere; fetch would resend a POST there as a GET without its body, a message that
+    // reaches nobody while the GET's answer (a login page, say) reads as a delivery.
+    if ((response.status === 301 || response.status === 302) && method === 'POST' && body !== undefined) {
+      return { status: response.status, why: `${to}: it would resend this request as a GET without its body` };
+    }
+    if (response.status === 303) {
       method = 'GET';
       body = undefined;
     }

@@ -211,10 +211,11 @@ export function checkUrl(name: string, value: string, options: UrlOptions = {}):
  */
 export function checkEndpoint(name: string, value: string, options: UrlOptions & { secretPath?: boolean } = {}): Endpoint {
   const url = parseUrl(name, value, { ...options, secret: true });
-  // `https://user:1234/x@host` parses as host `user`, port 1234: a password cut at its `/`, `?` or `#`,
-  // which would be sent as a path to the wrong host.
-  if (!url.username && url.port && `${url.pathname}${url.search}${url.hash}`.includes('@')) {
-    throw new InputError(name, value, 'a URL whose user-info has `/`, `?`, `#` and `@` percent-encoded (%2F, %3F, %23, %40), as has an `@` after a port', true);
+  // The authority ends at the first `/`, `?` or `#`, so a password holding one before its last `@` is
+  // cut there: `https://user:1234/x@host` parses as host `user`, port 1234, and `https://u:p@ss/w@host`
+  // as user `u`, password `p` and host `ss`, a piece of the password that the rest would be sent to.
+  if ((url.username || url.password || url.port) && `${url.pathname}${url.search}${url.hash}`.includes('@')) {
+    throw new InputError(name, value, 'a URL whose user-info has `/`, `?`, `#` and `@` percent-encoded (%2F, %3F, %23, %40), as has an `@` in its path or query when it carries user-info or a port', true);
   }
   return endpointOf(url, options);
 }

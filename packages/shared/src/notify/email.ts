@@ -1,5 +1,5 @@
 import { InputError, isLoopback } from '../inputs';
-import type { Endpoint } from '../secrets/index';
+import { registerSecret, type Endpoint } from '../secrets/index';
 import { escapeHtml } from '../summary';
 import { withRetries, RetriesExhaustedError, type RetryPolicy } from '../retry';
 import type { Delivery } from './channel';
@@ -62,6 +62,13 @@ function isTransient(error: unknown): boolean {
 export async function sendEmail(options: EmailOptions, n: Notification, policy: RetryPolicy): Promise<Delivery> {
   const { createTransport } = await import('nodemailer');
   const { url, credentials } = options.smtp;
+  if (credentials?.user) {
+    // A relay refusing the login may quote the AUTH exchange back: PLAIN's token and LOGIN's lines are
+    // the credentials in base64.
+    for (const sent of [`\0${credentials.user}\0${credentials.password}`, credentials.user, credentials.password]) {
+      registerSecret(Buffer.from(sent).toString('base64').replace(/=+$/, ''), { fragment: true });
+    }
+  }
   const secure = url.protocol === 'smtps:';
   const transport = createTransport({
     host: url.hostname.replace(/^\[|\]$/g, ''),

@@ -33,29 +33,38 @@ function parseUrl(value: string): URL | undefined {
   }
 }
 
+const REGEXP_SPECIAL = /[.*+?^${}()|[\]\\/]/g;
+
 /**
  * Replaces every occurrence of each secret in text, and of every secret registered by this process
- * (longest first, so overlapping secrets are hidden whole).
+ * (longest first, so overlapping secrets are hidden whole). `anyCase`, for what a server wrote (it may
+ * have lower-cased the path it echoes): in any letter case too.
  */
-export function redact(text: string, secrets: readonly string[] = []): string {
+export function redact(text: string, secrets: readonly string[] = [], options: { anyCase?: boolean } = {}): string {
   let out = text;
   const all = [...new Set([...secrets, ...registeredSecrets()])].filter((s) => s.length >= 3).sort((a, b) => b.length - a.length);
-  for (const secret of all) out = out.split(secret).join('***');
+  for (const secret of all) {
+    out = options.anyCase ? out.replace(new RegExp(secret.replace(REGEXP_SPECIAL, '\\$&'), 'giu'), '***') : out.split(secret).join('***');
+  }
   return out;
 }
 
 /**
  * Text that a server sent back about a request to url (an error body), fit to quote: receivers often
  * echo the request's path or query, which for webhooks is the credential, so the URL, its path, every
- * path segment and query parameter and value of 4+ characters (each as sent, decoded and re-encoded),
- * and every registered secret are removed first.
+ * path segment and query parameter, name and value of 4+ characters (each as sent, decoded and
+ * re-encoded), and every registered secret are removed first, in any letter case.
  */
 export function redactUrlEcho(text: string, url: URL | string): string {
   const parsed = typeof url === 'string' ? parseUrl(url) : url;
-  if (!parsed) return redact(text);
+  if (!parsed) return redact(text, [], { anyCase: true });
   const query = parsed.search.slice(1);
   const pieces = [parsed.href, `${parsed.pathname}${parsed.search}`, parsed.pathname, query, ...parsed.pathname.split('/')];
-  for (const pair of query.split('&')) pieces.push(pair, pair.slice(pair.indexOf('=') + 1));
+  for (const pair of query.split('&')) {
+    const at = pair.indexOf('=');
+    pieces.push(pair, pair.slice(at + 1));
+    if (at > 0) pieces.push(pair.slice(0, at));
+  }
   const forms = pieces.flatMap(secretForms).filter((p) => p.length >= 4);
-  return redact(text, forms);
+  return redact(text, forms, { anyCase: true });
 }

@@ -60,8 +60,39 @@ export function registeredSecrets(): string[] {
   return [...registered].sort((a, b) => b.length - a.length);
 }
 
-/** Whether text is, or contains, a registered secret. */
+/** Runs of percent-escapes (`%73`, `%E2%82%AC`) decoded where they form UTF-8, the rest of text kept. */
+function percentDecoded(text: string): string {
+  return text.replace(/(?:%[0-9a-f]{2})+/gi, (run) => {
+    try {
+      return decodeURIComponent(run);
+    } catch {
+      return run;
+    }
+  });
+}
+
+/** What each base64 or base64url run of 8+ characters in text decodes to, where that is UTF-8 text. */
+function base64Decoded(text: string): string[] {
+  const decoded: string[] = [];
+  for (const [run] of text.matchAll(/[A-Za-z0-9+/_-]{8,}={0,2}/g)) {
+    const bytes = Buffer.from(run, 'base64');
+    const utf8 = bytes.toString('utf8');
+    if (!utf8.includes('\uFFFD')) decoded.push(utf8);
+  }
+  return decoded;
+}
+
+/**
+ * Whether text is, or contains, a registered secret — also in another case, with some characters
+ * percent-encoded, or base64-encoded (alone or with other text): forms anyone who reads the text
+ * turns back into the secret at once.
+ */
 export function containsSecret(text: string): boolean {
-  for (const secret of registered) if (text.includes(secret)) return true;
+  const texts = [text, ...base64Decoded(text), ...base64Decoded(percentDecoded(text))];
+  const readings = texts.flatMap((t) => [t, percentDecoded(t)]).map((t) => t.toLowerCase());
+  for (const secret of registered) {
+    const lower = secret.toLowerCase();
+    if (readings.some((reading) => reading.includes(lower))) return true;
+  }
   return false;
 }
