@@ -1,8 +1,8 @@
 // A second hostile pass over notify (issue 18, findings 1, 2, 3 and 18), through dist/notify against the
-// SaaS stand-ins and a real SMTP exchange: template-env values that hold a secret in another form, URL
-// inputs whose password holds an unencoded `@` with `/` or `#`, error replies that echo the request in
-// another case or quote the SMTP AUTH line, and 301/302 redirects that would turn the POST into a
-// body-less GET.
+// SaaS stand-ins and a real SMTP exchange: template-env values that hold a secret in another form, or
+// names that say they hold one; URL inputs whose password holds an unencoded `@` with `/` or `#`; error
+// replies that echo the request in another case or quote the SMTP AUTH line; and 301/302 redirects that
+// would turn the POST into a body-less GET.
 import { createServer, type Server } from 'node:net';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { runAction, visible, type ActionRun } from '../helpers/action';
@@ -56,6 +56,21 @@ describe('template-env values holding a secret in another form', () => {
     expect(visible(run.stdout)).toContain(`::error::Input 'template-env' is invalid: got "HELD"`);
     expect(fake.received).toEqual([]);
     expectNoLeaks(run, [HOOK, SLACK_TOKEN, PAGERDUTY_KEY, held]);
+  });
+});
+
+describe('template-env names that say they hold a credential', () => {
+  it.each(['DB_PASS', 'GH_PAT', 'SLACK_WEBHOOK', 'STORAGE_SAS', 'SENTRY_DSN', 'deployCreds'])('%s is refused before anything is sent', async (name) => {
+    const value = 'Adv3rsarialCredValue';
+    const run = await runAction(
+      'notify',
+      { status: 'failure', 'webhook-url': fake.urls().webhook, 'template-env': `DEPLOY_URL, ${name}`, message: `{{ env.${name} }}` },
+      { ...environment(), DEPLOY_URL: 'https://shop.example.com', [name]: value },
+    );
+    expectInputError(run, 'template-env');
+    expect(visible(run.stdout)).toContain(`::error::Input 'template-env' is invalid: got "${name}"`);
+    expect(fake.received).toEqual([]);
+    expectNoLeaks(run, [value]);
   });
 });
 

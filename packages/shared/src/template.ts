@@ -28,8 +28,14 @@ export function contextVars(context: RunContext, extra: TemplateVars = {}): Temp
 const NAME = /^[A-Za-z_][\w.-]*$/;
 /** The inputs (each action's own secrets arrive as INPUT_*) and the runner's service tokens and URLs. */
 const RUNNER_PREFIX = /^(INPUT|ACTIONS)_/i;
-/** Words of a name that says it holds a credential: GITHUB_TOKEN, RUNNER_TOKEN, NPM_AUTH, DEPLOY_KEY, … */
-const CREDENTIAL_WORDS = new Set(['token', 'secret', 'secrets', 'password', 'passwd', 'credential', 'credentials', 'key', 'apikey', 'auth']);
+/**
+ * Words of a name that says it holds a credential: GITHUB_TOKEN, RUNNER_TOKEN, NPM_AUTH, DEPLOY_KEY,
+ * DB_PASS, GH_PAT, SLACK_WEBHOOK (a webhook URL is its own credential), STORAGE_SAS, SENTRY_DSN, …
+ */
+const CREDENTIAL_WORDS = new Set([
+  'token', 'secret', 'secrets', 'password', 'passwd', 'pass', 'passphrase', 'pwd', 'pat', 'credential', 'credentials', 'creds',
+  'key', 'apikey', 'auth', 'webhook', 'sas', 'dsn', 'cookie',
+]);
 
 function namesCredential(name: string): boolean {
   const words = name.replace(/([a-z0-9])([A-Z])/g, '$1_$2').toLowerCase().split(/[^a-z0-9]+/);
@@ -46,7 +52,7 @@ export function templateEnv(input: string, names: readonly string[], env: NodeJS
   const vars: TemplateVars = {};
   for (const name of names) {
     if (RUNNER_PREFIX.test(name) || namesCredential(name)) {
-      throw new InputError(input, name, 'names of variables that hold no credential: `INPUT_*`, `ACTIONS_*` and names with TOKEN, SECRET, PASSWORD, KEY, AUTH or CREDENTIALS are never readable by a template');
+      throw new InputError(input, name, 'names of variables that hold no credential: `INPUT_*`, `ACTIONS_*` and names with TOKEN, SECRET, PASSWORD, PASS, PAT, KEY, AUTH, CREDENTIALS, WEBHOOK, SAS or DSN are never readable by a template');
     }
     if (!NAME.test(name)) throw new InputError(input, name, 'environment variable names such as `DEPLOY_URL`, one per line or comma-separated');
     const value = env[name] ?? '';
