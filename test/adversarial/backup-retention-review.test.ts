@@ -132,6 +132,10 @@ describe('backup-db names, latest and retention, hostile review', () => {
     expect(refused.exitCode).toBe(1);
     expect(metaOf(root, good).verify_failed_at).toBeUndefined();
     expect(visible(refused.stdout)).toContain('is not marked as failed');
+    // The reason given is the refused login, not the clean-up that could not log in either.
+    const errors = visible(refused.stdout).split('\n').filter((l) => l.startsWith('::error'));
+    expect(errors).toEqual([expect.stringMatching(/password authentication failed/)]);
+    expect(errors[0]).not.toMatch(/DROP DATABASE/);
     pg.sql('create database verify_target');
     const restored = await local(root, '23', { mode: 'restore', uri: pg.uri('verifydb'), 'target-uri': pg.uri('verify_target') });
     expect(made(restored)).toBe(good);

@@ -1,4 +1,5 @@
 import { randomBytes } from 'node:crypto';
+import * as core from '@actions/core';
 import { InputError } from '../inputs';
 import { compareManifest, type Manifest } from './manifest';
 import { checkMongoArchive, dropMongoDatabases, dumpMongo, inventoryMongo, mongoUriDatabase, restoreMongo } from './mongo/mongodb';
@@ -87,10 +88,8 @@ export interface RestoreOptions {
 /** Restores into the target: the URI's database, or for MongoDB the backed-up databases by name. */
 export async function restore(engine: Engine, source: AsyncIterable<Uint8Array>, targetUri: string, options: RestoreOptions): Promise<void> {
   if (engine === 'mongodb') {
-    const targetDb = mongoUriDatabase(targetUri, 'target-uri');
-    // A target URI naming a database renames a single-database backup into it.
-    const rename = targetDb && options.manifest?.databases.length === 1 ? () => targetDb : undefined;
-    await restoreMongo(source, targetUri, { ...options, rename });
+    // A target URI naming a database takes a single-database backup into it (restoreMongo refuses more).
+    await restoreMongo(source, targetUri, { ...options, into: mongoUriDatabase(targetUri, 'target-uri') });
   } else if (engine === 'postgres') await restorePostgres(source, targetUri, options);
   else {
     const database = mysqlConnection(targetUri, 'target-uri').database;
@@ -107,9 +106,9 @@ export async function restoreAndCompare(engine: Engine, source: AsyncIterable<Ui
   const suffix = randomBytes(4).toString('hex');
   const scratch = (db: string) => `${db.slice(0, 40)}_verify_${suffix}`;
   const scratchDbs = manifest.databases.map(scratch);
-  try {
+  const compare = async (): Promise<string[]> => {
     if (engine === 'mongodb') {
-      await restoreMongo(source, verifyUri, { rename: scratch });
+      await restoreMongo(source, verifyUri, { rename: scratch, inPlace: true });
       return compareManifest(manifest, await inventoryMongo(verifyUri, manifest.objects, scratch), scratch);
     }
     const database = manifest.databases[0] as string;
@@ -121,9 +120,21 @@ export async function restoreAndCompare(engine: Engine, source: AsyncIterable<Ui
     }
     await loadMysqlDump(source, verifyUri, scratch(database));
     return compareManifest(manifest, await inventoryMysql(verifyUri, scratch(database), manifest.objects), scratch);
-  } finally {
+  };
+  const drop = async (): Promise<void> => {
     if (engine === 'mongodb') await dropMongoDatabases(verifyUri, scratchDbs);
     else if (engine === 'postgres') await dropPgDatabase(verifyUri, scratchDbs[0] as string);
     else await dropMysqlDatabase(verifyUri, scratchDbs[0] as string);
+  };
+  let problems: string[];
+  try {
+    problems = await compare();
+  } catch (error) {
+    // The restore's own failure is the one to report (and decides whether the backup is marked); a
+    // scratch database it could not drop afterwards is only worth a warning then.
+    await drop().catch((dropError: unknown) => core.warning(`the scratch database ${scratchDbs.join(', ')} on the verify server could not be dropped: ${(dropError as Error).message.split('\n')[0]}`));
+    throw error;
   }
+  await drop();
+  return problems;
 }
