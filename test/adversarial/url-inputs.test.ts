@@ -58,7 +58,7 @@ describe('credentials in URL inputs', () => {
     // Prometheus answered every query (no target scraped: no data, but no error such as a 401).
     const results = JSON.parse(run.outputs.results ?? '{}') as { steps?: { measurements: { metrics: Record<string, { result: string }> }[] }[] };
     const ticks = results.steps?.[0]?.measurements.map((m) => m.metrics['error-rate']?.result) ?? [];
-    expect(ticks.length, visible(run.stdout)).toBeGreaterThan(0);
+    expect(ticks.length, `${visible(run.stdout)}\n${run.outputs.results}`).toBeGreaterThan(0);
     expect(ticks).not.toContain('error');
     expect(visible(run.stdout)).not.toMatch(/401|credentials/);
     expect(await pushed('canary_analyze')).toMatch(/slipway_canary_analyze_duration_seconds\{/);
