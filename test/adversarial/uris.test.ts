@@ -125,7 +125,7 @@ describe('dist/backup-db with hostile passwords in its URIs', () => {
     ['verify-uri', 'mongodb', 'mongodb://u:Zp8w/Mq@127.0.0.1:1/app?appName=x@y', /more than one way/],
   ])('%s: an unreadable %s URI fails before anything runs, naming the input and showing none of it', async (input, engine, bad, message) => {
     const good = uriOf(engine as keyof typeof PASSWORDS, 'nobody', 'none', 'shop');
-    const inputs = input === 'uri' ? { uri: bad } : { uri: good, verify: 'restore', 'verify-uri': bad };
+    const inputs: Record<string, string> = input === 'uri' ? { uri: bad } : { uri: good, verify: 'restore', 'verify-uri': bad };
     const run = await runAction('backup-db', { ...inputs, storage: 'local', 'local-path': mkdtempSync(join(tmpdir(), 'slipway-uris-')) }, RUN_ENV);
     expectInputError(run, input);
     expect(visible(run.stdout)).toMatch(message);
