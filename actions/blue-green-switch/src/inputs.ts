@@ -80,7 +80,13 @@ export function readInputs(): BlueGreenConfig {
   const header = getString('confirm-header');
   const body = getString('confirm-body');
   if (header && !/^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/.test(header)) throw new InputError('confirm-header', header, 'an HTTP header name, e.g. `X-Color`');
-  if (body) for (const color of COLORS) renderTemplate(body, contextVars(getContext(), { color }), 'confirm-body');
+  if (body) {
+    // The same text for both colours would confirm at once, on answers from the old colour.
+    const [forBlue = '', forGreen = ''] = COLORS.map((color) => renderTemplate(body, contextVars(getContext(), { color }), 'confirm-body'));
+    if (forBlue.includes(forGreen) || forGreen.includes(forBlue)) {
+      throw new InputError('confirm-body', body, 'text that differs between the colours, with `{{ color }}` (e.g. `"color":"{{ color }}"`), so that only the new colour\'s answers contain it');
+    }
+  }
   if (header || body) {
     if (!watchUrl) throw new InputError('watch-url', '', `the URL whose answers ${header ? 'confirm-header' : 'confirm-body'} checks, since it is set`);
     confirm = { header: header || undefined, body: body || undefined, answers: getInteger('confirm-answers', 3, { min: 1, max: 1000 }) };

@@ -7,6 +7,19 @@ const allTo = (color: Color): routing.Weights => ({ [color]: 100, [other(color)]
 /** The colour getting all traffic, if one does. */
 const liveColor = (weights: routing.Weights): Color | undefined => COLORS.find((c) => weights[c] === 100);
 
+const attemptOf = (runUrl = '') => /^(.+\/actions\/runs\/\d+)(?:\/attempts\/(\d+))?$/.exec(runUrl);
+/**
+ * The attempt of this very run that made the last change with this reason, when it was an earlier one:
+ * a re-run job (GITHUB_RUN_ATTEMPT 2…) finds its own switch or rollback done, and doing it again would
+ * send traffic back to where that attempt took it from.
+ */
+function earlierAttempt(last: routing.SwitchRecord | undefined, reason: string, runUrl: string): number | undefined {
+  const [recorded, current] = [attemptOf(last?.runUrl), attemptOf(runUrl)];
+  if (last?.reason !== reason || !recorded || !current || recorded[1] !== current[1]) return undefined;
+  const [was, now] = [Number(recorded[2] ?? 1), Number(current[2] ?? 1)];
+  return was < now ? was : undefined;
+}
+
 run(async () => {
   const config = readInputs();
   const context = getContext();
@@ -23,7 +36,10 @@ run(async () => {
     if (replicas !== undefined) note('Scaled up', `deployment/${deployment} back to ${replicas} replicas and rolled out`);
   };
   let failure: unknown;
+  let release: (() => void) | undefined;
   try {
+    // Held to the end of the watch: another run's switch or rollback meanwhile would go unseen.
+    if (config.action !== 'status') release = router.claim?.(record(config.action));
     const state = await router.read();
     const live = liveColor(state.weights);
     outputs.active = live ?? '';
@@ -32,6 +48,11 @@ run(async () => {
 
     if (config.action === 'rollback') {
       if (!live) throw new Error('nothing to roll back: no colour gets all traffic now');
+      const done = earlierAttempt(state.record, 'rollback', context.runUrl);
+      if (done) {
+        note('No change', `attempt ${done} of this run already rolled back to ${live}: a re-run does not roll back again`);
+        return;
+      }
       await ensureUp(other(live));
       await router.apply(allTo(other(live)), record('rollback'));
       Object.assign(outputs, { active: other(live), previous: live, switched: 'true', 'rolled-back': 'true' });
@@ -39,10 +60,11 @@ run(async () => {
       return;
     }
 
-    const target = config.target ?? (live ? other(live) : undefined);
+    const done = live && !config.target ? earlierAttempt(state.record, 'switch', context.runUrl) : undefined;
+    const target = config.target ?? (live && !done ? other(live) : live);
     if (!target) throw new InputError('target', '', '`blue` or `green`: no colour gets all traffic yet, so there is no other colour to switch to');
     if (target === live) {
-      note('No change', `${target} is already live`);
+      note('No change', done ? `attempt ${done} of this run already switched to ${live}: a re-run does not switch back (set target to choose a colour)` : `${target} is already live`);
       return;
     }
 
@@ -73,7 +95,13 @@ run(async () => {
       note(event, why);
       if (!config.autoRollback) throw new Error(`${target} ${failed} after the switch: ${why}; auto-rollback is off, so traffic stays on ${target}`);
       // Routing first: restore exactly what was there before anything else.
-      await router.restore(state.snapshot, record('automatic rollback'));
+      try {
+        await router.restore(state.snapshot, record('automatic rollback'));
+      } catch (error) {
+        note('Rollback failed', (error as Error).message);
+        const where = routing.routingMayDiffer(error) ? '' : `; traffic stays on ${target}`;
+        throw new Error(`${target} ${failed} after the switch (${why}), and the rollback failed: ${(error as Error).message}${where}`, { cause: error });
+      }
       Object.assign(outputs, { active: live ?? '', previous: target, 'rolled-back': 'true' });
       note('Rolled back', `routing restored as it was before the switch${live ? ` (all traffic to ${live})` : ''}`);
       throw new Error(`${target} ${failed} after the switch (${why}); routing was rolled back${live ? ` to ${live}` : ''}`);
@@ -107,6 +135,7 @@ run(async () => {
     failure = error;
     throw error;
   } finally {
+    release?.();
     close();
     const uncertain = routing.routingMayDiffer(failure);
     // Nothing can be said of the live colour when routing may differ from its record.

@@ -18,7 +18,10 @@ run(async () => {
   const created = config.router ? routing.createRouter(config.router) : undefined;
   const started = Date.now();
   let result: canary.CanaryResult | undefined;
+  let release: (() => void) | undefined;
   try {
+    // Held to the end of the rollback: another run's weights meanwhile would be measured as this canary's.
+    release = created?.router.claim?.(record('canary run'));
     const traffic = created ? await canary.routerTraffic(created.router, record) : undefined;
     if (traffic && traffic.initialWeight > 0) core.warning(`The canary already gets ${traffic.initialWeight} % of traffic before this run; the first step sets it to ${config.progression.steps[0]} %, and a rollback sends everything to stable.`);
     const { steps, stepDurationMs, intervalMs } = config.progression;
@@ -63,6 +66,7 @@ run(async () => {
     }
     throw error;
   } finally {
+    release?.();
     created?.close();
     process.off('SIGINT', cancel);
     process.off('SIGTERM', cancel);

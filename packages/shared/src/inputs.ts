@@ -82,6 +82,9 @@ export function getNumber(name: string, defaultValue: number, range: { min: numb
   return n;
 }
 
+/** The longest delay setTimeout takes (2^31 - 1 ms, about 24.8 days). */
+const MAX_TIMER_MS = 2 ** 31 - 1;
+
 /**
  * A duration such as `90s`, `5m`, `1h`, `1h30m` or `500ms`, returned in milliseconds. 0 is refused
  * unless the caller gives it a meaning (`allowZero`): as an interval it spins a loop, as a timeout or
@@ -94,6 +97,8 @@ export function getDuration(name: string, defaultValue: string, options: { allow
     throw new InputError(name, value, 'a duration such as `500ms`, `90s`, `5m`, `1h` or `1h30m`');
   }
   if (ms === 0 && !options.allowZero) throw new InputError(name, value, 'a duration over 0, such as `500ms`, `90s` or `5m`');
+  // Node runs a longer timer at once (after 1 ms): a huge interval would spin, a huge delay not wait.
+  if (ms > MAX_TIMER_MS) throw new InputError(name, value, 'a duration of at most 24d');
   return ms;
 }
 

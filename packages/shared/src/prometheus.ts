@@ -46,23 +46,47 @@ async function api<T>(endpoint: PrometheusEndpoint, path: string, params: Record
 
 const oneSeries = (count: number, query: string) => new Error(`the query returned ${count} series; it must return one (wrap it in sum() or max()): ${query}`);
 
+/**
+ * A sample value as the API writes it: a decimal string, `NaN`, `+Inf` or `-Inf`. Anything else (an
+ * empty string, null, a number that is not a string) is a broken answer, not 0 as Number() reads it.
+ */
+function sampleValue(sample: unknown, query: string): number {
+  const text = Array.isArray(sample) ? sample[1] : undefined;
+  if (typeof text === 'string') {
+    if (text === '+Inf' || text === 'Inf') return Infinity;
+    if (text === '-Inf') return -Infinity;
+    if (text === 'NaN' || /^[+-]?(\d+\.?\d*|\.\d+)(e[+-]?\d+)?$/i.test(text)) return Number(text);
+  }
+  const held = text === undefined ? 'no sample' : `${JSON.stringify(text)?.slice(0, 40)}`;
+  throw new Error(`the query's answer holds ${held} where a sample value (a number written as text) belongs, so it is not a measurement: ${query}`);
+}
+
 /** The single number a query returns now (a scalar, or a vector of one sample); undefined when none. */
 export async function queryValue(endpoint: PrometheusEndpoint, query: string, timeoutMs = 10_000): Promise<number | undefined> {
-  const data = await api<{ resultType: string; result: unknown }>(endpoint, 'api/v1/query', { query }, timeoutMs);
-  if (data.resultType === 'scalar') return Number((data.result as [number, string])[1]);
-  const samples = data.result as { value: [number, string] }[];
+  const data = await api<{ resultType?: unknown; result?: unknown }>(endpoint, 'api/v1/query', { query }, timeoutMs);
+  if (data?.resultType === 'scalar') return sampleValue(data.result, query);
+  if (data?.resultType !== 'vector' || !Array.isArray(data.result)) {
+    throw new Error(`the query returned ${typeof data?.resultType === 'string' ? `a ${data.resultType.slice(0, 20)}` : 'no result type'}, not one number (an instant vector or a scalar): ${query}`);
+  }
+  const samples = data.result as { value?: unknown }[];
   if (samples.length > 1) throw oneSeries(samples.length, query);
-  return samples[0] ? Number(samples[0].value[1]) : undefined;
+  return samples[0] ? sampleValue(samples[0].value, query) : undefined;
 }
 
 /** The values of a query's single series over [start, end] every step (NaN kept: callers drop it). */
 export async function queryRange(endpoint: PrometheusEndpoint, query: string, start: Date, end: Date, stepSeconds: number, timeoutMs = 15_000): Promise<number[]> {
-  const data = await api<{ result: { values: [number, string][] }[] }>(endpoint, 'api/v1/query_range', {
+  const data = await api<{ resultType?: unknown; result?: unknown }>(endpoint, 'api/v1/query_range', {
     query,
     start: (start.getTime() / 1000).toFixed(3),
     end: (end.getTime() / 1000).toFixed(3),
     step: String(stepSeconds),
   }, timeoutMs);
-  if (data.result.length > 1) throw oneSeries(data.result.length, query);
-  return (data.result[0]?.values ?? []).map(([, value]) => Number(value));
+  if (data?.resultType !== 'matrix' || !Array.isArray(data.result)) {
+    throw new Error(`the range query returned ${typeof data?.resultType === 'string' ? `a ${data.resultType.slice(0, 20)}` : 'no result type'}, not a series over time (a range query of a scalar or string?): ${query}`);
+  }
+  const series = data.result as { values?: unknown }[];
+  if (series.length > 1) throw oneSeries(series.length, query);
+  const values = series[0]?.values ?? [];
+  if (!Array.isArray(values)) throw new Error(`the range query's series has no values: ${query}`);
+  return values.map((sample) => sampleValue(sample, query));
 }

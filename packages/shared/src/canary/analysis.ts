@@ -70,7 +70,7 @@ const noData = (config: AnalysisConfig, reason: string): Judged =>
 
 /** A custom metric's fixed limit, in its bad direction. */
 function judgeLimit(metric: MetricDefinition, canary: number | undefined): Judged {
-  if (canary === undefined || !Number.isFinite(canary)) return { measurement: 'inconclusive', reason: 'no data for the canary' };
+  if (canary === undefined || Number.isNaN(canary)) return { measurement: 'inconclusive', reason: 'no data for the canary' };
   const limit = metric.threshold as number;
   const over = metric.direction === 'decrease' ? canary < limit : metric.direction === 'increase' ? canary > limit : canary !== limit;
   return { measurement: over ? 'failure' : 'success', reason: `${canary} (limit ${limit}, bad when it ${metric.direction === 'either' ? 'changes' : `${metric.direction}s`})` };

@@ -108,11 +108,12 @@ export interface Judged {
 }
 
 /**
- * The seed's rules on one measurement of canary and stable. `undefined` is no data (no traffic, a
- * missing series): inconclusive, never a pass. An error rate of 0 is data: "no errors".
+ * The seed's rules on one measurement of canary and stable. `undefined` and NaN are no data (no
+ * traffic, a missing series): inconclusive, never a pass. An error rate of 0 is data: "no errors".
  */
 export function judgeThresholds(metric: 'error-rate' | 'p95-latency', canary: number | undefined, stable: number | undefined, rules: ThresholdRules): Judged {
-  if (canary === undefined || !Number.isFinite(canary)) return { measurement: 'inconclusive', reason: 'no data for the canary' };
+  // NaN is 0/0, no data; +Inf (something over zero) is data above any limit.
+  if (canary === undefined || Number.isNaN(canary)) return { measurement: 'inconclusive', reason: 'no data for the canary' };
   const hasStable = stable !== undefined && Number.isFinite(stable);
   if (metric === 'error-rate') {
     if (canary > rules.maxErrorRate) return { measurement: 'failure', reason: `error rate ${pct(canary)} > ${pct(rules.maxErrorRate)}` };

@@ -16,7 +16,8 @@ function unitOf(metric: MetricDefinition): { scale: number; unit: string } {
 }
 
 export function formatValue(metric: MetricDefinition, value: number | undefined): string {
-  if (value === undefined || !Number.isFinite(value)) return 'no data';
+  if (value === undefined || Number.isNaN(value)) return 'no data';
+  if (!Number.isFinite(value)) return value > 0 ? '+Inf' : '-Inf';
   const { scale, unit } = unitOf(metric);
   if (unit === 'ms' && value >= 1) return `${value.toFixed(2)} s`;
   return unit ? `${(value * scale).toFixed(unit === '%' ? 2 : 1)} ${unit}` : Number(value.toPrecision(4)).toString();

@@ -31,13 +31,25 @@ export function routerInputNames(spec: RouterInputSpec): string[] {
   return names;
 }
 
-/** `host:port`, `[v6]:port` or `unix:/path`, as nginx's `server` takes them. */
-const SERVER = /^(unix:\/\S+|\[[0-9a-fA-F:.]+\]:\d{1,5}|[A-Za-z0-9.-]+:\d{1,5})$/;
+/**
+ * `host:port`, `[v6]:port` or `unix:/path`, as nginx's `server` takes them. A path holds none of the
+ * characters nginx's parser gives a meaning (`;` `{` `}` `#` quotes, `\`): `unix:/a.sock;#` would end
+ * the directive and comment out the `down` or `weight` written after it.
+ */
+const SERVER = /^(unix:\/[^\s;{}#'"\\]+|\[[0-9a-fA-F:.]+\]:\d{1,5}|[A-Za-z0-9.-]+:\d{1,5})$/;
 
 function servers(name: string, list: string[], what: string): string[] {
   if (list.length === 0) throw new InputError(name, '', `the upstream servers of ${what}, \`host:port\` (one per line or comma-separated)`);
-  for (const s of list) if (!SERVER.test(s)) throw new InputError(name, s, '`host:port`, `[::1]:port` or `unix:/path`');
+  for (const s of list) if (!SERVER.test(s)) throw new InputError(name, s, '`host:port`, `[::1]:port` or `unix:/path` (a path without spaces, `;`, `{`, `}`, `#`, quotes or `\\`)');
   return list;
+}
+
+/** A path the system can create (PATH_MAX, NAME_MAX) and nginx can include: no control characters. */
+function configPath(path: string): string {
+  if (Buffer.byteLength(path) > 4095 || path.split('/').some((name) => Buffer.byteLength(name) > 255) || [...path].some((c) => c < ' ')) {
+    throw new InputError('nginx-config-path', path, 'a file path of at most 4,095 bytes, each name at most 255, without control characters');
+  }
+  return path;
 }
 
 /** Reads and checks the inputs of one router kind (which the action has already checked is in spec.kinds). */
@@ -51,7 +63,7 @@ export function readRouterInputs(spec: RouterInputSpec, kind: RouterKind): Route
       kind,
       backends,
       nginx: {
-        configPath: getString('nginx-config-path', { required: 'the file Slipway owns with the upstream, included by your nginx config inside `http { }`' }),
+        configPath: configPath(getString('nginx-config-path', { required: 'the file Slipway owns with the upstream, included by your nginx config inside `http { }`' })),
         upstream,
         servers: Object.fromEntries(backends.map((b) => [b, servers(`nginx-upstream-${b}`, getList(`nginx-upstream-${b}`), what(b))])),
         testCommand: splitCommandLine('nginx-test-command', getString('nginx-test-command') || 'nginx -t'),

@@ -1,5 +1,6 @@
 import { existsSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { connect } from 'node:net';
+import { hostname } from 'node:os';
 import { dirname, join } from 'node:path';
 import { formatDuration } from '../duration';
 import { exec, ExecError } from '../exec';
@@ -88,6 +89,16 @@ function configFile(command: readonly string[]): string | undefined {
 
 const pids = (list: Iterable<number>) => [...list].join(', ');
 
+/** Whether a process of this machine runs (EPERM: it does, as another user). */
+function alive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (error) {
+    return (error as NodeJS.ErrnoException).code === 'EPERM';
+  }
+}
+
 export class NginxRouter implements Router {
   readonly kind = 'nginx';
   readonly backends: readonly [string, string];
@@ -150,7 +161,8 @@ export class NginxRouter implements Router {
       await this.run(this.options.testCommand, 'the nginx configuration test');
     } catch (error) {
       this.write(previous);
-      throw new Error(`${(error as Error).message}; ${path} was put back as it was`, { cause: error });
+      const kept = onFailedReload === 'keep' ? ' before this restore: nginx serves what it served, and nothing was restored' : '';
+      throw new Error(`${(error as Error).message}; ${path} was put back as it was${kept}`, { cause: error });
     }
     try {
       await this.reload();
@@ -206,6 +218,38 @@ export class NginxRouter implements Router {
     if (ours.length === 1) return ours[0] as [number, Master];
     if (ours.length === 0) return `no nginx master process${config ? ` started with -c ${config}` : ''} runs on this runner (nginx runs elsewhere, e.g. in a container or behind \`ssh\`), so Slipway cannot see its old workers exit`;
     return `${ours.length} nginx masters run on this runner (${pids(ours.map(([pid]) => pid))}) and the reload command does not say which is this one (with \`-c <file>\`), so Slipway cannot tell which one's old workers must exit`;
+  }
+
+  /**
+   * A lock file beside the config (`<file>.slipway-lock`), created exclusively. One left by a run that
+   * died on this machine (its pid is gone) is taken over; one from another machine is never guessed at.
+   */
+  claim(record: SwitchRecord): () => void {
+    const lock = `${this.options.configPath}.slipway-lock`;
+    const mine = JSON.stringify({ pid: process.pid, host: hostname(), ...record });
+    for (let tries = 0; ; tries++) {
+      try {
+        writeFileSync(lock, mine, { flag: 'wx', mode: 0o644 });
+        return () => {
+          if (existsSync(lock) && readFileSync(lock, 'utf8') === mine) rmSync(lock, { force: true });
+        };
+      } catch (error) {
+        if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw new Error(`cannot create the lock file ${lock} (${(error as Error).message})`, { cause: error });
+      }
+      const seen = existsSync(lock) ? readFileSync(lock, 'utf8') : '';
+      let holder: Partial<SwitchRecord & { pid: number; host: string }> = {};
+      try {
+        holder = JSON.parse(seen) as typeof holder;
+      } catch {
+        // Being written by a run that created it this instant: held.
+      }
+      const dead = holder.host === hostname() && typeof holder.pid === 'number' && !alive(holder.pid);
+      if ((dead || !seen) && tries < 3) {
+        if (dead && existsSync(lock) && readFileSync(lock, 'utf8') === seen) rmSync(lock, { force: true });
+        continue;
+      }
+      throw new Error(`another run is changing this nginx's routing: ${lock} is held by the ${holder.reason ?? 'run'} of ${holder.by ?? 'someone'} since ${holder.at ?? 'an unknown time'}${holder.runUrl ? ` (${holder.runUrl})` : ''}, pid ${holder.pid ?? '?'} on ${holder.host ?? 'an unknown host'}. Runs that change one router must not overlap (a workflow \`concurrency:\` group keeps them apart); remove the file only if that run is gone`);
+    }
   }
 
   async cannotConfirm(): Promise<string | undefined> {

@@ -94,7 +94,7 @@ export interface WatchResult {
   reason: string;
 }
 
-const percent = (rate: number) => `${(rate * 100).toFixed(1)} %`;
+const percent = (rate: number) => (Number.isFinite(rate) ? `${(rate * 100).toFixed(1)} %` : String(rate));
 
 /**
  * Watches the new colour after a switch: every interval, requests to the watch URL (the error rate is
@@ -124,9 +124,13 @@ export async function watchAfterSwitch(spec: WatchSpec, onTick: (tick: WatchTick
     if (spec.prometheus) {
       try {
         const value = await queryValue(spec.prometheus, spec.prometheus.query);
-        if (value === undefined || !Number.isFinite(value)) {
+        // NaN is 0/0 (no requests); +Inf is errors over no counted requests, above any limit.
+        if (value === undefined || Number.isNaN(value)) {
           query = 'inconclusive';
           details.push(value === undefined ? 'query: no data' : `query: no data (${value})`);
+        } else if (value < 0) {
+          query = 'error';
+          details.push(`query = ${value}, not an error rate (a rate is 0 or more: check the query)`);
         } else {
           query = value > spec.maxErrorRate ? 'failure' : 'success';
           rates.push(value);

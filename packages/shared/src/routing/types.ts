@@ -54,6 +54,12 @@ export interface Router {
   confirmServing?(timeoutMs: number): Promise<string>;
   /** Why confirmServing cannot work here, asked before anything changes; undefined when it can. */
   cannotConfirm?(): Promise<string | undefined>;
+  /**
+   * Claims the router for this run until the returned release is called, so that two runs never switch
+   * it at once (one's rollback would silently undo the other's switch, whose watch then measures the
+   * wrong backend). Throws, changing nothing, when another live run holds it. Absent: not guarded.
+   */
+  claim?(record: SwitchRecord): () => void;
 }
 
 /**
