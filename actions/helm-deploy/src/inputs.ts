@@ -111,7 +111,8 @@ export function readInputs(): HelmDeployConfig {
 
 /** The repository URL without user-info, and the user and password that were in it (decoded). */
 function repoCredentials(value: string): { url: string; username: string; password: string } {
-  const { url } = checkEndpoint('repo', value, { protocols: ['https:', 'http:'] });
+  // The path or query may be the credential (a Cloudsmith entitlement, `?token=`), and Helm's errors quote the URL.
+  const { url } = checkEndpoint('repo', value, { protocols: ['https:', 'http:'], secretPath: true });
   const given = new URL(value);
   if (!given.username && !given.password) return { url: value, username: '', password: '' };
   if (!given.username) throw new InputError('repo', value, 'a URL whose `user:password@` names a user', true);

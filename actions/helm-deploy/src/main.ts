@@ -50,8 +50,11 @@ run(async () => {
       if (config.dryRun !== 'client') throw new Error(`cannot reach the cluster to read release ${config.release} in ${config.namespace}: ${(error as Error).message}`, { cause: error });
     }
     const previous = history.filter((r) => r.status === 'deployed').at(-1);
+    // After a failed rollback no revision is deployed, yet the release exists: a failure goes back to
+    // the revision found at the start, and never uninstalls the release.
+    const start = previous ?? history.at(-1);
     outputs['previous-revision'] = previous ? String(previous.revision) : '';
-    note('Release', previous ? `${config.release} at revision ${previous.revision} (${previous.chart}, ${previous.updated})` : `${config.release} is not installed in ${config.namespace}: first install`);
+    note('Release', start ? `${config.release} at revision ${start.revision}${previous ? '' : ` (${start.status}: no revision is deployed)`} (${start.chart}, ${start.updated})` : `${config.release} is not installed in ${config.namespace}: first install`);
 
     const chart = await helm.prepareChart(h, config.chart);
     const options: helm.UpgradeOptions = {
@@ -67,10 +70,12 @@ run(async () => {
       rollbackOnFailure: config.rollbackOnFailure,
       historyMax: config.historyMax,
     };
-    const before = previous ? await h.manifest(config.release, previous.revision) : '';
+    // Its values may hold secrets this run no longer has (a rotated password): masked before its manifest is read.
+    if (start) helm.registerValuesSecrets(await h.values(config.release, start.revision));
+    const before = start ? await h.manifest(config.release, start.revision) : '';
     const writeDiff = (after: string, label: string) => {
       if (!config.diff) return;
-      diff = helm.manifestDiff(before, after, previous ? `revision ${previous.revision}` : '(not installed)', label);
+      diff = helm.manifestDiff(before, after, start ? `revision ${start.revision}` : '(not installed)', label);
       const file = join(process.env.RUNNER_TEMP || tmpdir(), `helm-diff-${config.release}-${Date.now()}.diff`);
       writeFileSync(file, diff);
       outputs['diff-file'] = file;
@@ -103,16 +108,22 @@ run(async () => {
       outputs.status = last?.status ?? 'uninstalled';
       return last;
     };
-    /** A failed step after the upgrade: back to the previous revision, or no release after a first install. */
+    /** A failed step after the upgrade: back to the revision found at the start, or no release after a first install. */
     const rollBack = async (why: string) => {
       diagnoses = await helm.unhealthyPods(kubectl, new Date(timeline.started));
       if (!config.rollbackOnFailure) throw new Error(`${why}; rollback-on-failure is off, so the release stays at revision ${outputs.revision}`);
-      if (previous) await h.rollback(config.release, previous.revision, config.timeout);
-      else await h.uninstall(config.release, config.timeout);
+      try {
+        if (start) await h.rollback(config.release, start.revision, config.timeout);
+        else await h.uninstall(config.release, config.timeout);
+      } catch (error) {
+        const last = await settle();
+        note('Rollback failed', `${(error as Error).message.split('\n').at(-1)}; the release is at revision ${last?.revision ?? '—'} (${outputs.status})`);
+        throw new Error(`${why}; the ${start ? `rollback to revision ${start.revision}` : 'removal of the failed first install'} failed too, so the release is at revision ${last?.revision ?? '—'} (${outputs.status}): ${(error as Error).message}`, { cause: error });
+      }
       outputs['rolled-back'] = 'true';
       await settle();
-      note('Rolled back', previous ? `to revision ${previous.revision}` : 'first install removed');
-      throw new Error(`${why}; ${previous ? `rolled back to revision ${previous.revision}` : 'the failed first install was removed'}`);
+      note('Rolled back', start ? `to revision ${start.revision}` : 'first install removed');
+      throw new Error(`${why}; ${start ? `rolled back to revision ${start.revision}` : 'the failed first install was removed'}`);
     };
 
     try {
@@ -121,10 +132,11 @@ run(async () => {
       diagnoses = await helm.unhealthyPods(kubectl, new Date(timeline.started));
       const last = await settle();
       // Helm's own rollback leaves a new revision described "Rollback to N"; a failed first install, none.
-      const rolledBack = config.rollbackOnFailure && (previous ? last?.revision !== previous.revision && /^Rollback to/.test(last?.description ?? '') : last === undefined);
+      const to = start && last?.revision !== start.revision ? /^Rollback to (\d+)/.exec(last?.description ?? '')?.[1] : undefined;
+      const rolledBack = config.rollbackOnFailure && (start ? to !== undefined : last === undefined);
       outputs['rolled-back'] = String(rolledBack);
-      note('Upgrade failed', `${(error as Error).message.split('\n').at(-1)}${rolledBack ? (previous ? `; Helm rolled back to revision ${previous.revision}` : '; Helm removed the failed first install') : ''}`);
-      throw new Error(`helm upgrade of ${config.release} failed${rolledBack ? (previous ? ` and was rolled back to revision ${previous.revision}` : '; the failed first install was removed') : ''}: ${(error as Error).message}`, { cause: error });
+      note('Upgrade failed', `${(error as Error).message.split('\n').at(-1)}${rolledBack ? (start ? `; Helm rolled back to revision ${to}` : '; Helm removed the failed first install') : ''}`);
+      throw new Error(`helm upgrade of ${config.release} failed${rolledBack ? (start ? ` and was rolled back to revision ${to}` : '; the failed first install was removed') : ''}: ${(error as Error).message}`, { cause: error });
     }
     const deployed = await settle();
     note('Upgraded', `${config.release} to revision ${deployed?.revision} (${deployed?.chart})`);

@@ -65,7 +65,7 @@ describe('dist/helm-deploy/index.js with Helm 4', () => {
     // Written to 0600 files in TMPDIR, removed at the end.
     expect(readdirSync(temp).filter((f) => f.startsWith('slipway-'))).toEqual([]);
     expect(run.summary).toContain('```diff\n');
-    expect(run.summary).toMatch(/\+\s+password: \(hidden, sha256:[0-9a-f]{12}\)/);
+    expect(run.summary).toMatch(/\+\s+password: \(hidden, digest [0-9a-f]{12}\)/);
   }, 90_000);
 
   it('upgrades, showing what changed in the manifest', async () => {

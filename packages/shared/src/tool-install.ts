@@ -27,11 +27,18 @@ export interface VerifiedTool {
   folder?: string;
   /** Sent with the download (a mirror's Basic credentials); dropped on a redirect to another host. */
   headers?: Record<string, string>;
+  /**
+   * The SHA-256 the archive must have, when known before looking in the tool cache: the copy is cached
+   * under it, so one that another installer cached unverified under the same name and version
+   * (azure/setup-helm caches `helm` so), or that came from another archive, is never run.
+   */
+  pinned?: string;
 }
 
 /** The folder holding the tool at this version, installing it when the tool cache lacks it. */
 export async function installVerifiedTool(tool: VerifiedTool): Promise<string> {
-  const cached = tc.find(tool.name, tool.version);
+  const cacheName = tool.pinned ? `${tool.name}-sha256-${tool.pinned}` : tool.name;
+  const cached = tc.find(cacheName, tool.version);
   if (cached) {
     core.info(`${tool.name} ${tool.version} from the tool cache`);
     return cached;
@@ -43,7 +50,7 @@ export async function installVerifiedTool(tool: VerifiedTool): Promise<string> {
   const actual = await sha256File(archive);
   if (actual !== expected.sha256) throw new Error(`${file} has SHA-256 ${actual}, but ${expected.source} says ${expected.sha256}: not installing it`);
   const extracted = await tc.extractTar(archive);
-  const dir = await tc.cacheDir(join(extracted, tool.folder ?? ''), tool.name, tool.version);
+  const dir = await tc.cacheDir(join(extracted, tool.folder ?? ''), cacheName, tool.version);
   core.info(`${tool.name} ${tool.version} installed (SHA-256 ${actual} verified against ${expected.source})`);
   return dir;
 }

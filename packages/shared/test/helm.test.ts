@@ -48,14 +48,16 @@ describe('Helm flags', () => {
 
 describe('release values', () => {
   it('keeps precedence (files, values, set, image) and masks values under secret-looking keys', async () => {
-    const values = await releaseValues({ valuesFiles: ['prod.yaml'], values: 'replicas: 3\ndatabase:\n  password: hunter2-x\n  host: db\napi:\n  token: t0k3n\n', set: ['image.tag=ignored', 'smtp.password=s3cret'], imageRepository: 'ghcr.io/acme/shop', imageTag: '1.2.3' });
+    const prod = join(mkdtempSync(join(tmpdir(), 'slipway-values-test-')), 'prod.yaml');
+    writeFileSync(prod, 'replicas: 2\nsmtp: {password: file-s3cret}\n');
+    const values = await releaseValues({ valuesFiles: [prod], values: 'replicas: 3\ndatabase:\n  password: hunter2-x\n  host: db\napi:\n  token: t0k3n\n', set: ['image.tag=ignored', 'smtp.password=s3cret'], imageRepository: 'ghcr.io/acme/shop', imageTag: '1.2.3' });
     try {
-      expect(values.files[0]).toBe('prod.yaml');
+      expect(values.files[0]).toBe(prod);
       const file = values.files[1] as string;
       expect(readFileSync(file, 'utf8')).toContain('hunter2-x');
       expect(values.set).toEqual(['image.tag=ignored', 'smtp.password=s3cret']);
       expect(values.literal).toEqual(['image.repository=ghcr.io/acme/shop', 'image.tag=1.2.3']);
-      expect(values.secrets.sort()).toEqual(['hunter2-x', 's3cret', 't0k3n']);
+      expect(values.secrets.sort()).toEqual(['file-s3cret', 'hunter2-x', 's3cret', 't0k3n']);
       values.remove();
       expect(existsSync(file)).toBe(false);
     } finally {
@@ -169,7 +171,7 @@ describe('release manifest', () => {
     const diff = manifestDiff(before, after, 'revision 1', 'revision 2');
     expect(diff).toContain('--- revision 1\n+++ revision 2');
     expect(diff).toMatch(/-\s+image: shop:1\.0\n\+\s+image: shop:1\.1/);
-    expect(diff).toMatch(/-\s+password: \(hidden, sha256:[0-9a-f]{12}\)\n\+\s+password: \(hidden, sha256:[0-9a-f]{12}\)/);
+    expect(diff).toMatch(/-\s+password: \(hidden, digest [0-9a-f]{12}\)\n\+\s+password: \(hidden, digest [0-9a-f]{12}\)/);
     expect(diff).not.toMatch(/old-secret|new-secret/);
     expect(manifestDiff(before, before, 'a', 'b')).toBe('');
     // Sorted by kind and name: document order does not make a diff.

@@ -122,6 +122,11 @@ export class Helm {
     }
   }
 
+  /** The values a revision was given (its values files, values and set lines, merged); null for none. */
+  async values(release: string, revision: number): Promise<unknown> {
+    return JSON.parse(await this.run(['get', 'values', release, '--revision', String(revision), '-o', 'json'])) as unknown;
+  }
+
   async manifest(release: string, revision?: number): Promise<string> {
     return this.run(['get', 'manifest', release, ...(revision ? ['--revision', String(revision)] : [])]);
   }

@@ -51,6 +51,6 @@ export async function installHelm(version: string, mirror: string, checksum?: { 
   const expected = checksum ? { sha256: checksum.sha256.toLowerCase(), source: checksum.source } : archive.pinned ? { sha256: archive.pinned, source: `Slipway's pin of Helm ${version}` } : undefined;
   if (!expected) throw new Error(`Helm ${version} is not pinned by Slipway for ${archive.folder} (pinned: ${Object.keys(HELM_RELEASES).join(', ')}), and no checksum was given for ${archive.name}`);
   const url = `${mirror.replace(/\/+$/, '')}/${archive.name}`;
-  const dir = await installVerifiedTool({ name: 'helm', version: version.replace(/^v/, ''), url, checksum: () => Promise.resolve(expected), folder: archive.folder, headers });
+  const dir = await installVerifiedTool({ name: 'helm', version: version.replace(/^v/, ''), url, checksum: () => Promise.resolve(expected), pinned: expected.sha256, folder: archive.folder, headers });
   return join(dir, 'helm');
 }
