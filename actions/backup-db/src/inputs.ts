@@ -76,6 +76,10 @@ export function readInputs(env: NodeJS.ProcessEnv = process.env): BackupDbConfig
   const localPath = getString('local-path');
   if (storage === 'azure') backup.checkAzureAuth(azure);
   else if (!localPath) throw new InputError('local-path', '', 'a folder for backups when `storage: local`');
+  // Linux's limits (NAME_MAX, PATH_MAX), checked before any data moves rather than met half way.
+  else if (Buffer.byteLength(localPath) >= 4096 || localPath.split('/').some((folder) => Buffer.byteLength(folder) > 255)) {
+    throw new InputError('local-path', localPath, 'a folder path under 4,096 bytes whose folder names are at most 255 bytes each');
+  }
 
   const compression = getEnum('compression', backup.COMPRESSIONS, 'gzip');
   const levelText = getString('compression-level');
