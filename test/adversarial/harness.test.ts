@@ -16,6 +16,8 @@ describe('the leak scanner', () => {
     ['JSON-escaped', JSON.stringify('a"b\\c').slice(1, -1)],
     ['base64', Buffer.from(secret).toString('base64')],
     ['a piece of 4+ characters', 'Wörd'],
+    ['base64 inside a longer encoded string (SASL PLAIN)', Buffer.from(`\0user\0${secret}`).toString('base64')],
+    ['base64 inside Basic credentials', Buffer.from(`u:${secret}`).toString('base64')],
   ])('finds the %s form', (_, text) => {
     const s = text.includes('a\\"b') ? 'a"b\\c' : secret;
     expect(findLeaks(channelsOf(run(`line ${text} end`)), [s]).length).toBeGreaterThan(0);

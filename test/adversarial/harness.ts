@@ -18,8 +18,25 @@ function decoded(secret: string): string | undefined {
 }
 
 /**
+ * The base64 of a secret at each of the three byte alignments it can have inside a longer encoded
+ * string (SASL PLAIN's `\0user\0password`, Basic `user:password`): the characters that depend on the
+ * secret's bytes alone, as the runner masks them.
+ */
+function base64Forms(secret: string): string[] {
+  const forms: string[] = [];
+  for (const [offset, skip] of [[0, 0], [1, 2], [2, 3]] as const) {
+    const bytes = Buffer.concat([Buffer.alloc(offset), Buffer.from(secret)]);
+    const whole = Math.floor(bytes.length / 3) * 4;
+    const standard = bytes.toString('base64').slice(skip, whole);
+    if (standard.length >= 6) forms.push(standard, standard.replace(/\+/g, '-').replace(/\//g, '_'));
+  }
+  return forms;
+}
+
+/**
  * Every form in which a secret could show up: as given, percent-encoded and decoded, form-encoded,
- * lower- and upper-cased (normalised hosts, hex digests), JSON-escaped, base64 (standard and URL-safe),
+ * lower- and upper-cased (normalised hosts, hex digests), JSON-escaped, base64 (standard and URL-safe,
+ * also inside a longer encoded string),
  * and each piece of 4 or more characters.
  */
 export function leakForms(secret: string): string[] {
@@ -33,6 +50,7 @@ export function leakForms(secret: string): string[] {
     forms.add(JSON.stringify(form).slice(1, -1));
     forms.add(Buffer.from(form).toString('base64').replace(/=+$/, ''));
     forms.add(Buffer.from(form).toString('base64url'));
+    for (const encoded of base64Forms(form)) forms.add(encoded);
     for (const piece of pieces(form)) forms.add(piece);
   }
   return [...forms].filter((f) => f.length >= 3);
