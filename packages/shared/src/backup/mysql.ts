@@ -1,9 +1,14 @@
-import { randomBytes } from 'node:crypto';
+import { spawn } from 'node:child_process';
+import { createHash, randomBytes } from 'node:crypto';
+import { once } from 'node:events';
 import { accessSync, constants, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { delimiter, join } from 'node:path';
+import { createInterface } from 'node:readline';
+import * as core from '@actions/core';
 import { exec, feedCommand, streamCommand } from '../exec';
 import { InputError, checkDatabaseUri } from '../inputs';
+import { redact } from '../secrets/index';
 import { selector } from './glob';
 import { compareManifest, type Manifest, type ManifestObject } from './manifest';
 import { SqlDumpScanner } from './sql-dump-scanner';
@@ -81,6 +86,66 @@ export async function mysqlQuery(uri: string, sql: string, database?: string): P
 }
 
 const ident = (name: string) => `\`${name.replace(/`/g, '``')}\``;
+
+/**
+ * Named locks (GET_LOCK) held by a client kept open on stdin for as long as this process lives: when
+ * the process ends, however it ends (a cancelled job's node is killed, its children are not), the
+ * client reads end of file and exits, and the server frees the locks. Returns whether each was free.
+ */
+async function holdLocks(uri: string, names: readonly string[]): Promise<{ held: boolean[]; release: () => Promise<void> }> {
+  const conn = mysqlConnection(uri);
+  const { client } = mysqlTools();
+  const file = optionFile(conn);
+  const child = spawn(client, [file.arg, '--batch', '--skip-column-names', '--unbuffered'], { stdio: ['pipe', 'pipe', 'pipe'] });
+  let stderr = '';
+  child.stderr.setEncoding('utf8').on('data', (t: string) => (stderr += t));
+  child.stdin.on('error', () => {
+    // The client exited; its stderr says why.
+  });
+  const closed = once(child, 'close').catch(() => undefined);
+  const lines = createInterface({ input: child.stdout })[Symbol.asyncIterator]();
+  try {
+    child.stdin.write(`SELECT ${names.map((n) => `GET_LOCK(${mysqlString(n)}, 0)`).join(', ')};\n`);
+    const first = await Promise.race([lines.next(), closed.then(() => undefined)]);
+    if (!first || first.done) throw new Error(`${client} could not take the restore's locks: ${redact(stderr.trim(), [conn.password]) || 'it exited'}`);
+    return {
+      held: first.value.split('\t').map((v) => v === '1'),
+      release: async () => {
+        child.stdin.end();
+        await closed;
+      },
+    };
+  } catch (error) {
+    child.kill('SIGTERM');
+    throw error;
+  } finally {
+    // The client read its options when it connected.
+    file.remove();
+  }
+}
+
+/**
+ * Takes a staging database's lock (and `extraLocks`), then drops the staging databases of the same
+ * database whose lock is free (`<database>_restore_<8 hex>`): what a restore left when its process was
+ * killed, which could not drop them itself. Returns the locks to release once the staging is dropped.
+ */
+async function claimMysqlStaging(uri: string, database: string, scratch: string, extraLocks: readonly string[]): Promise<{ held: boolean[]; release: () => Promise<void> }> {
+  const locks = await holdLocks(uri, [scratch, ...extraLocks]);
+  try {
+    const prefix = `${database.slice(0, 40)}_restore_`;
+    const pattern = { prefix, test: (name: string) => name.startsWith(prefix) && /^[0-9a-f]{8}$/.test(name.slice(prefix.length)) };
+    const rows = await mysqlQuery(uri, `SELECT SCHEMA_NAME, IS_FREE_LOCK(SCHEMA_NAME) FROM information_schema.SCHEMATA WHERE SCHEMA_NAME LIKE ${mysqlString(`${pattern.prefix.replace(/[\\%_]/g, '\\$&')}%`)}`);
+    for (const [name = '', free] of rows) {
+      if (name === scratch || free !== '1' || !pattern.test(name)) continue;
+      await dropMysqlDatabase(uri, name);
+      core.info(`Dropped ${name}, a staging database left by an earlier restore of ${database} that was interrupted.`);
+    }
+  } catch (error) {
+    await locks.release();
+    throw error;
+  }
+  return locks;
+}
 
 async function baseTables(uri: string, database: string): Promise<string[]> {
   const rows = await mysqlQuery(uri, `SELECT table_name FROM information_schema.tables WHERE table_schema = DATABASE() AND table_type = 'BASE TABLE' ORDER BY table_name`, database);
@@ -261,9 +326,25 @@ export interface MysqlRestoreOptions {
  * leaves the target exactly as it was. Views, triggers, routines and events, which RENAME cannot move
  * between databases, are then created in the target as SHOW CREATE gives them from the staging copy,
  * where they were just created. Without drop, anything of the backup's that the target has stops the
- * restore before the swap.
+ * restore before the swap. A restore holds two locks while it runs: one of the target's name (a second
+ * restore into it stops at once) and one of its staging database's name, by which a later restore
+ * knows a staging database whose process was killed, and drops it.
  */
 export async function restoreMysql(source: AsyncIterable<Uint8Array>, targetUri: string, database: string, options: MysqlRestoreOptions = {}): Promise<void> {
+  const suffix = randomBytes(4).toString('hex');
+  const staging = `${database.slice(0, 40)}_restore_${suffix}`;
+  // One restore into a database at a time (a second would swap its tables over the first's, half way through its views and triggers).
+  const restoring = `slipway_restore_${createHash('sha256').update(database).digest('hex').slice(0, 40)}`;
+  const locks = await claimMysqlStaging(targetUri, database, staging, [restoring]);
+  try {
+    if (!locks.held[1]) throw new Error(`another restore into ${database} on this server is running (it holds the lock ${restoring}); nothing was changed`);
+    await restoreStaged(source, targetUri, database, staging, suffix, options);
+  } finally {
+    await locks.release();
+  }
+}
+
+async function restoreStaged(source: AsyncIterable<Uint8Array>, targetUri: string, database: string, staging: string, suffix: string, options: MysqlRestoreOptions): Promise<void> {
   const db = mysqlString(database);
   const target = await mysqlObjects(targetUri, database);
   const refuse = (found: readonly string[]) => {
@@ -275,8 +356,6 @@ export async function restoreMysql(source: AsyncIterable<Uint8Array>, targetUri:
 
   const [charset] = await mysqlQuery(targetUri, `SELECT DEFAULT_CHARACTER_SET_NAME, DEFAULT_COLLATION_NAME FROM information_schema.SCHEMATA WHERE SCHEMA_NAME = ${db}`);
   const characterSet = charset ? `CHARACTER SET ${charset[0]} COLLATE ${charset[1]}` : 'CHARACTER SET utf8mb4';
-  const suffix = randomBytes(4).toString('hex');
-  const staging = `${database.slice(0, 40)}_restore_${suffix}`;
   let swapped = false;
   try {
     const scanner = await loadMysqlDump(source, targetUri, staging, characterSet);

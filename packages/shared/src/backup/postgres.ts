@@ -287,6 +287,7 @@ const TOC_DESCS: Record<string, readonly string[]> = {
   '1255': ['AGGREGATE', 'FUNCTION', 'PROCEDURE'], // pg_proc
   '2606': ['CONSTRAINT'], // pg_constraint: primary keys, unique and exclusion constraints, each with an index of its name
   '2615': ['SCHEMA'], // pg_namespace
+  '3079': ['EXTENSION'], // pg_extension
   '0': ['COMMENT', 'ACL'],
 };
 
@@ -324,12 +325,13 @@ UNION ALL SELECT 'type', n.nspname || ' ' || t.typname, CASE t.typtype WHEN 'd' 
   FROM pg_catalog.pg_type t JOIN pg_catalog.pg_namespace n ON n.oid = t.typnamespace WHERE t.typrelid = 0 AND t.typcategory <> 'A' AND ${USER_SCHEMA}
 UNION ALL SELECT 'function', n.nspname || ' ' || p.proname || '(' || pg_catalog.oidvectortypes(p.proargtypes) || ')', CASE p.prokind WHEN 'p' THEN 'procedure' WHEN 'a' THEN 'aggregate' ELSE 'function' END
   FROM pg_catalog.pg_proc p JOIN pg_catalog.pg_namespace n ON n.oid = p.pronamespace WHERE ${USER_SCHEMA}
-UNION ALL SELECT 'schema', '- ' || n.nspname, 'schema' FROM pg_catalog.pg_namespace n;`;
+UNION ALL SELECT 'schema', '- ' || n.nspname, 'schema' FROM pg_catalog.pg_namespace n
+UNION ALL SELECT 'extension', '- ' || e.extname, 'extension' FROM pg_catalog.pg_extension e;`;
 
-type TargetObjects = Record<'relation' | 'type' | 'function' | 'schema', Map<string, string>>;
+type TargetObjects = Record<'relation' | 'type' | 'function' | 'schema' | 'extension', Map<string, string>>;
 
 async function targetObjects(session: PsqlSession): Promise<TargetObjects> {
-  const found: TargetObjects = { relation: new Map(), type: new Map(), function: new Map(), schema: new Map() };
+  const found: TargetObjects = { relation: new Map(), type: new Map(), function: new Map(), schema: new Map(), extension: new Map() };
   for (const [group, key = '', kind = ''] of await session.query(TARGET_OBJECTS_SQL)) found[group as keyof TargetObjects]?.set(key, kind);
   return found;
 }
@@ -354,10 +356,17 @@ function clashes(entries: readonly TocEntry[], target: TargetObjects): string[] 
   return [...found];
 }
 
-/** A schema the target has already is kept as it is: not created (it would fail), not dropped, its comment and grants left alone. */
-function keepsSchema(e: TocEntry, target: TargetObjects): boolean {
+/**
+ * A schema or extension the target has already is kept as it is: not created (a schema would fail),
+ * not dropped with `drop` (the target's own objects may use it: a column default calling an extension's
+ * function makes DROP EXTENSION fail), its comment and grants left alone.
+ */
+function keepsShared(e: TocEntry, target: TargetObjects): boolean {
   if (e.desc === 'SCHEMA') return target.schema.has(e.name);
-  return (e.desc === 'COMMENT' || e.desc === 'ACL') && e.name.startsWith('- SCHEMA ') && target.schema.has(`- ${e.name.slice('- SCHEMA '.length)}`);
+  if (e.desc === 'EXTENSION') return target.extension.has(e.name);
+  if (e.desc !== 'COMMENT' && e.desc !== 'ACL') return false;
+  const of = /^- (SCHEMA|EXTENSION) (.*)$/s.exec(e.name);
+  return of !== null && target[of[1] === 'SCHEMA' ? 'schema' : 'extension'].has(`- ${of[2]}`);
 }
 
 /** pg_restore turning the dump on its stdin into an SQL script on its stdout. */
@@ -439,7 +448,7 @@ export interface PgRestoreOptions {
  * COMMIT is held back until the tables match the manifest and `beforeCommit` has passed, so any failure
  * — a dependent view, a name clash, a killed tool, a bad row, a changed blob — rolls everything back.
  * Without drop, a relation, type or function of the dump that the target has stops the restore before
- * anything runs. Schemas the target has are kept as they are.
+ * anything runs. Schemas and extensions the target has are kept as they are.
  */
 export async function restorePostgres(source: AsyncIterable<Uint8Array>, targetUri: string, options: PgRestoreOptions = {}): Promise<void> {
   const conn = pgConnection(targetUri, 'target-uri');
@@ -456,7 +465,7 @@ export async function restorePostgres(source: AsyncIterable<Uint8Array>, targetU
     const found = options.drop ? [] : clashes(entries, target);
     if (found.length) throw new InputError('drop', 'false', `true to replace what exists: ${conn.database} already has ${found.slice(0, 5).join(', ')}${found.length > 5 ? ', …' : ''}; nothing was changed`);
     const args = ['--no-owner', '--single-transaction', '--file=-', ...(options.drop ? ['--clean', '--if-exists'] : [])];
-    const kept = entries.filter((e) => !keepsSchema(e, target));
+    const kept = entries.filter((e) => !keepsShared(e, target));
     if (kept.length < entries.length) {
       writeFileSync(join(dir, 'toc.list'), `${kept.map((e) => e.line).join('\n')}\n`, { mode: 0o600 });
       args.push(`--use-list=${join(dir, 'toc.list')}`);

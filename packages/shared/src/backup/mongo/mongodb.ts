@@ -1,6 +1,7 @@
 import { hash, randomBytes } from 'node:crypto';
 import { BSON, EJSON } from 'bson';
 import type { Document, MongoClient } from 'mongodb';
+import * as core from '@actions/core';
 import { InputError, checkDatabaseUri } from '../../inputs';
 import { formatDatabaseUri, redact } from '../../secrets/index';
 import { compareManifest, type Manifest, type ManifestObject } from '../manifest';
@@ -228,6 +229,10 @@ export interface MongoRestoreOptions {
   drop?: boolean;
   /** Target database for a backed-up one (restoring into another name, e.g. a scratch database). */
   rename?: (db: string) => string;
+  /** The database `target-uri` names: the archive must hold one database, restored into this one. */
+  into?: string;
+  /** The targets are fresh scratch databases (a verify): collections are written under their names, not staged and renamed. */
+  inPlace?: boolean;
   /** Counts and content hashes the staged collections must have before they are swapped in. */
   manifest?: Manifest;
   /** Runs when everything is staged and checked, before the swap (the download's checksum): throwing leaves the target as it was. */
@@ -235,6 +240,64 @@ export interface MongoRestoreOptions {
 }
 
 const DESERIALIZE = { promoteValues: false, promoteLongs: false, promoteBuffers: false, bsonRegExp: true } as const;
+
+const LOCKS = 'slipway_restore_lock';
+const LEASE_MS = 60_000;
+
+/**
+ * One restore at a time into a database: a document of a unique `_id` in its `slipway_restore_lock`
+ * collection (two inserts cannot both succeed), with an expiry the restore renews while it runs. An
+ * expired lock was left by a restore whose process was killed (nothing else ends one without
+ * unlocking): it is taken over, and the staging collections that restore left are dropped. Collections
+ * it had renamed aside (`slipway_old_…`) held the target's data and are only reported. Returns the
+ * release, which drops the lock collection again.
+ */
+async function lockDatabases(client: MongoClient, databases: readonly string[], owner: string): Promise<() => Promise<void>> {
+  type Lock = { _id: string; owner: string; expires: Date };
+  const lease = () => new Date(Date.now() + LEASE_MS);
+  const locked: string[] = [];
+  const timer = setInterval(() => {
+    for (const db of locked) void client.db(db).collection<Lock>(LOCKS).updateOne({ _id: 'restore', owner }, { $set: { expires: lease() } }).catch(() => undefined);
+  }, LEASE_MS / 4);
+  timer.unref();
+  const release = async () => {
+    clearInterval(timer);
+    for (const db of locked) {
+      const locks = client.db(db).collection<Lock>(LOCKS);
+      await locks.deleteOne({ _id: 'restore', owner });
+      if ((await locks.countDocuments({})) === 0) await locks.drop().catch(() => false);
+    }
+  };
+  try {
+    for (const db of [...databases].sort()) {
+      const locks = client.db(db).collection<Lock>(LOCKS);
+      const taken = await locks.insertOne({ _id: 'restore', owner, expires: lease() }).then(
+        () => true,
+        async (error: { code?: number }) => {
+          if (error.code !== 11000) throw error;
+          const held = await locks.findOne({ _id: 'restore' });
+          if (held && held.expires.getTime() > Date.now()) return false;
+          // Expired: take it over, unless another restore just did.
+          return Boolean(held && (await locks.findOneAndUpdate({ _id: 'restore', owner: held.owner, expires: held.expires }, { $set: { owner, expires: lease() } })));
+        },
+      );
+      if (!taken) throw new Error(`another restore into ${db} is running: it holds the lock in ${db}.${LOCKS}, which expires a minute after that restore stops renewing it`);
+      locked.push(db);
+      for (const { name } of await client.db(db).listCollections({}, { nameOnly: true }).toArray()) {
+        const leftover = /^slipway_(restore|old)_([0-9a-f]{8})_/.exec(name);
+        if (!leftover || leftover[2] === owner) continue;
+        if (leftover[1] === 'restore') {
+          await client.db(db).collection(name).drop();
+          core.info(`Dropped ${db}.${name}, a staging collection left by an earlier restore that was interrupted.`);
+        } else core.warning(`${db}.${name} was set aside by an earlier restore with drop that was interrupted half way through its renames: it holds that collection as it was before; drop or rename it by hand.`);
+      }
+    }
+  } catch (error) {
+    await release();
+    throw error;
+  }
+  return release;
+}
 
 interface Restored {
   db: string;
@@ -255,25 +318,33 @@ interface Restored {
  * renamed into place one by one; with drop, an existing collection is first renamed aside and dropped
  * once all are in. A failure before the renames leaves the target as it was; a failed rename puts back
  * those done. Views are created after the renames; time-series collections, which cannot be renamed,
- * are written in place as the archive streams.
+ * are written in place as the archive streams. The target databases are locked for the restore (see
+ * lockDatabases), which also clears what an interrupted restore left.
  */
 export async function restoreMongo(source: AsyncIterable<Uint8Array> | Iterable<Uint8Array>, targetUri: string, options: MongoRestoreOptions = {}): Promise<{ collections: number; documents: number }> {
-  const rename = options.rename ?? ((d: string) => d);
+  const into = options.into;
+  const rename = into === undefined ? (options.rename ?? ((d: string) => d)) : () => into;
   const suffix = randomBytes(4).toString('hex');
-  const staging = (name: string) => `slipway_restore_${suffix}_${name}`;
+  const staging = (name: string) => (options.inPlace ? name : `slipway_restore_${suffix}_${name}`);
   const client = await connectMongo(targetUri, 'target-uri');
   const meta = new Map<string, Restored>();
   const created: Restored[] = [];
   let documents = 0;
   let collections = 0;
   let swapped = false;
+  let unlock: (() => Promise<void>) | undefined;
   try {
     for await (const event of readArchive(source)) {
       if (event.type === 'prelude') {
+        const held = [...new Set(event.collections.map((c) => c.db))];
+        if (into !== undefined && held.length > 1) {
+          throw new InputError('target-uri', into, `a URI without a database: this backup holds ${held.join(', ')}, which are restored under their own names (a database in the URI takes a single-database backup only); nothing was changed`);
+        }
         for (const c of event.collections) {
           const metadata = EJSON.parse(c.metadata, { relaxed: false }) as Document;
           meta.set(`${c.db}.${c.collection}`, { db: rename(c.db), name: c.collection, type: c.type, metadata, into: c.type === 'timeseries' ? c.collection : staging(c.collection) });
         }
+        if (!options.inPlace) unlock = await lockDatabases(client, [...new Set([...meta.values()].map((m) => m.db))], suffix);
         if (!options.drop) {
           const existing: string[] = [];
           for (const m of meta.values()) if (await exists(client, m.db, m.name)) existing.push(`${m.db}.${m.name}`);
@@ -309,7 +380,7 @@ export async function restoreMongo(source: AsyncIterable<Uint8Array> | Iterable<
     const renameIn = (db: string, from: string, to: string) => client.db(db).renameCollection(from, to);
     const swaps: { m: Restored; aside?: string; into?: boolean }[] = [];
     try {
-      for (const m of created) {
+      for (const m of options.inPlace ? [] : created) {
         if (m.type === 'timeseries') continue;
         const swap: (typeof swaps)[number] = { m };
         swaps.push(swap);
@@ -346,8 +417,9 @@ export async function restoreMongo(source: AsyncIterable<Uint8Array> | Iterable<
   } catch (error) {
     if (swapped || error instanceof InputError) throw error;
     for (const m of created) await client.db(m.db).collection(m.into).drop().catch(() => false);
-    throw new Error(`${(error as Error).message}\nNothing was changed in the target: the restore was staged under other names, dropped again.`, { cause: error });
+    throw new Error(`${(error as Error).message}\nNothing was changed in the target${created.length ? ': the restore was staged under other names, dropped again' : ''}.`, { cause: error });
   } finally {
+    await unlock?.();
     await client.close();
   }
   return { collections, documents };
