@@ -114,16 +114,23 @@ export const program =
   (argv: string[]) =>
     argv[0]?.split('/').pop() === name && (having === undefined || argv.includes(having)) && (without === undefined || !argv.includes(without));
 
-/** Kills (SIGKILL) the processes this test started that match, once `ready()` holds; resolves with what it killed. */
-export async function killWhen(match: (argv: string[]) => boolean, ready: () => boolean, timeoutMs = 60_000): Promise<number[]> {
+/** Sends `signal` to the processes this test started that match, once `ready()` holds; resolves with the ones it signalled. */
+export async function signalWhen(match: (argv: string[]) => boolean, ready: () => boolean | Promise<boolean>, signal: NodeJS.Signals = 'SIGKILL', timeoutMs = 60_000): Promise<number[]> {
   const deadline = Date.now() + timeoutMs;
   while (Date.now() < deadline) {
     const pids = ourProcesses(match);
-    if (pids.length && ready()) {
-      for (const pid of pids) process.kill(pid, 'SIGKILL');
+    if (pids.length && (await ready())) {
+      for (const pid of pids) process.kill(pid, signal);
       return pids;
     }
-    await new Promise((r) => setTimeout(r, 20));
+    await new Promise((r) => setTimeout(r, 10));
   }
   return [];
+}
+
+/** Waits until `done()` holds, failing after `timeoutMs`. */
+export async function until(done: () => boolean, what = 'the condition', timeoutMs = 30_000): Promise<void> {
+  for (const deadline = Date.now() + timeoutMs; !done(); await new Promise((r) => setTimeout(r, 100))) {
+    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
+  }
 }

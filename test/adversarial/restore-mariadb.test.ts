@@ -1,9 +1,10 @@
 // MySQL/MariaDB restores through the bundle, into targets that hold other tables, views, routines,
 // triggers and events, with a failure injected half way: a name clash with a view, routine, event or
 // trigger, a killed client, a duplicate row, a foreign key from outside the backup, a blob changed
-// between downloads. After each, a full schema + data dump of the target (mariadb-dump with routines,
-// triggers and events) is either exactly as before or exactly the backup plus the others.
-import { spawnSync } from 'node:child_process';
+// between downloads, a second restore meeting a running one, the action's node killed. After each, a
+// full schema + data dump of the target (mariadb-dump with routines, triggers and events) is either
+// exactly as before or exactly the backup plus the others.
+import { spawn, spawnSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -13,7 +14,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startAzurite, type Azurite } from '../services/azurite';
 import { startMariaDb, type MariaDb } from '../services/mariadb';
 import { expectInputError } from './harness';
-import { backupDb, craftBackup, killWhen, makeBackup, program, tamperingStore } from './restore-fixtures';
+import { backupDb, craftBackup, makeBackup, program, signalWhen, tamperingStore, until } from './restore-fixtures';
 
 let maria: MariaDb;
 let azurite: Azurite;
@@ -142,7 +143,7 @@ describe('MySQL/MariaDB restore: staged in a scratch database, swapped in by one
     const before = state(target);
     const servers = databasesNow();
     const inserting = () => maria.sql(`SELECT COUNT(*) FROM information_schema.PROCESSLIST WHERE INFO LIKE 'INSERT INTO \`orders\`%'`).trim() !== '0';
-    const [run, killed] = await Promise.all([restore(target), killWhen(program('mariadb', { having: '--binary-mode', without: '--batch' }), inserting)]);
+    const [run, killed] = await Promise.all([restore(target), signalWhen(program('mariadb', { having: '--binary-mode', without: '--batch' }), inserting)]);
     expect(state(target)).toBe(before);
     expect(killed.length).toBeGreaterThan(0);
     expect(run.exitCode).toBe(1);
@@ -222,5 +223,59 @@ describe('MySQL/MariaDB restore: staged in a scratch database, swapped in by one
     } finally {
       await always.close();
     }
+  }, 180_000);
+});
+
+describe('MySQL/MariaDB restore: one at a time per database, leftovers of a killed one cleared', () => {
+  const inserting = () => maria.sql(`SELECT COUNT(*) FROM information_schema.PROCESSLIST WHERE INFO LIKE 'INSERT INTO \`orders\`%'`).trim() !== '0';
+  const loader = program('mariadb', { having: '--binary-mode', without: '--batch' });
+  const stagingOf = (target: string) => maria.sql(`SHOW DATABASES LIKE '${target}\\_restore\\_%'`).trim().split('\n').filter(Boolean);
+
+  it('a second restore into a database while one runs stops at once and changes nothing; the first completes', async () => {
+    const want = expected();
+    const target = database(OTHERS);
+    const servers = databasesNow();
+    const first = restore(target);
+    // The first is held half way through its load (its client stopped), so the second surely meets it.
+    const stopped = await signalWhen(loader, inserting, 'SIGSTOP');
+    expect(stopped.length).toBeGreaterThan(0);
+    const resume = () => spawnSync('kill', ['-CONT', ...stopped.map(String)]);
+    // A second restore that waits on the first instead of stopping (and the dumps below behind it) is let go
+    // after a minute by a process of its own, since this one is then blocked in spawnSync, and fails below.
+    const letGo = spawn('sh', ['-c', `sleep 60; kill -CONT ${stopped.join(' ')}`], { stdio: 'ignore' });
+    try {
+      const before = state(target);
+      const second = await restore(target);
+      expect(second.exitCode, second.stdout).toBe(1);
+      expect(second.stdout).toMatch(new RegExp(`::error::.*another restore into ${target} .*nothing was changed`));
+      expect(state(target)).toBe(before);
+      expect(stagingOf(target)).toHaveLength(1);
+    } finally {
+      letGo.kill();
+      resume();
+    }
+    const run = await first;
+    expect(run.exitCode, run.stdout + run.stderr).toBe(0);
+    expect(state(target)).toBe(want);
+    expect(databasesNow()).toBe(servers);
+  }, 180_000);
+
+  it('the action\'s node killed half way (a cancelled job): the next restore drops the staging database it left, and restores', async () => {
+    const want = expected();
+    const target = database(OTHERS);
+    const servers = databasesNow();
+    const action = (argv: string[]) => argv[1]?.endsWith(join('backup-db', 'index.js')) === true;
+    const [killed, killedRun] = await Promise.all([signalWhen(action, inserting, 'SIGKILL'), restore(target)]);
+    expect(killed.length).toBeGreaterThan(0);
+    expect(killedRun.exitCode).not.toBe(0);
+    const [left] = stagingOf(target);
+    expect(left).toMatch(new RegExp(`^${target}_restore_[0-9a-f]{8}$`));
+    // Its clients read end of file once the node is gone, and the server frees its locks.
+    await until(() => maria.sql(`SELECT IS_FREE_LOCK('${left}')`).trim() === '1', `the lock of ${left} to be freed`);
+    const run = await restore(target);
+    expect(run.exitCode, run.stdout + run.stderr).toBe(0);
+    expect(run.stdout).toContain(`Dropped ${left}, a staging database left by an earlier restore of ${target}`);
+    expect(state(target)).toBe(want);
+    expect(databasesNow()).toBe(servers);
   }, 180_000);
 });

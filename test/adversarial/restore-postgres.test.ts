@@ -12,7 +12,7 @@ import { runAction } from '../helpers/action';
 import { startAzurite, type Azurite } from '../services/azurite';
 import { startPostgres, type Postgres } from '../services/postgres';
 import { expectInputError, expectNoLeaks } from './harness';
-import { backupDb, killWhen, makeBackup, program, RUN_ENV, tamperingStore } from './restore-fixtures';
+import { backupDb, signalWhen, makeBackup, program, RUN_ENV, tamperingStore } from './restore-fixtures';
 
 let pg: Postgres;
 let azurite: Azurite;
@@ -130,7 +130,7 @@ describe('PostgreSQL restore: all or nothing, in one transaction', () => {
     const target = database(OTHERS);
     const before = state(target);
     const copying = () => pg.sql(`select count(*) from pg_stat_activity where datname = '${target}' and query like 'COPY%'`).trim() !== '0';
-    const [run, killed] = await Promise.all([restore(target), killWhen(program('pg_restore', { without: '--list' }), copying)]);
+    const [run, killed] = await Promise.all([restore(target), signalWhen(program('pg_restore', { without: '--list' }), copying)]);
     expect(state(target)).toBe(before);
     expect(killed.length).toBeGreaterThan(0);
     expect(run.exitCode).toBe(1);
@@ -171,6 +171,19 @@ describe('PostgreSQL restore: all or nothing, in one transaction', () => {
       await always.close();
     }
   }, 180_000);
+
+  it('with drop, an extension the backup and the target share is kept: the target\'s own use of it is untouched', async () => {
+    pg.sql('create database crypto');
+    pg.sql(`create extension pgcrypto; create table tokens (id int primary key, token text not null default encode(gen_random_bytes(8), 'hex')); insert into tokens (id) select g from generate_series(1, 20) g`, 'crypto');
+    const withExtension = await makeBackup({ uri: pg.uri('crypto'), storage: 'local', 'local-path': local }, secrets());
+    // Before: pg_restore --clean dropped the extension, which the target's column default needs, and the restore failed.
+    const target = database(`${OTHERS}; create extension pgcrypto; create table mine (id int primary key, salt text default encode(gen_random_bytes(4), 'hex')); insert into mine (id) values (1)`);
+    const run = await backupDb({ mode: 'restore', storage: 'local', 'local-path': local, 'target-uri': pg.uri(target), databases: 'crypto', backup: withExtension, drop: 'true' }, secrets());
+    expect(run.exitCode, run.stdout + run.stderr).toBe(0);
+    expect(pg.sql(`select count(*), count(distinct token) from tokens`, target).trim()).toBe('20|20');
+    pg.sql('insert into mine (id) values (2)', target);
+    expect(pg.sql(`select count(*) from mine where length(salt) = 8`, target).trim()).toBe('2');
+  }, 120_000);
 
   it('2,000 tables in one transaction: past max_locks_per_transaction it says what to set and changes nothing; with that set it restores', async () => {
     pg.sql('create database many');
