@@ -1,8 +1,9 @@
 // MongoDB restores through the bundle (the server is FerretDB 1.24), into databases that hold other
 // collections, with a failure injected half way: a document the server refuses in the last collection,
-// a blob changed between downloads, a collection of the backup's name. After each, every collection of
-// the target (options, indexes, every document) is either exactly as before or exactly the backup plus
-// the others. Also what FerretDB answers to the renames MongoDB's own staging would use.
+// a blob changed between downloads, a collection of the backup's name, a second restore meeting a
+// running one, the action's node killed half way. After each, every collection of the target (options,
+// indexes, every document) is either exactly as before or exactly the backup plus the others. Also what
+// FerretDB answers to the renames MongoDB's own staging would use.
 import { mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -16,7 +17,7 @@ import { Crc64 } from '../../packages/shared/src/backup/mongo/crc64';
 import { startAzurite, type Azurite } from '../services/azurite';
 import { startFerretDb, type FerretDb } from '../services/ferretdb';
 import { expectInputError } from './harness';
-import { backupDb, craftBackup, makeBackup, tamperingStore } from './restore-fixtures';
+import { backupDb, craftBackup, makeBackup, signalWhen, tamperingStore } from './restore-fixtures';
 
 let mongo: FerretDb;
 let azurite: Azurite;
@@ -180,4 +181,56 @@ describe('MongoDB restore: staged under other names, renamed into place', () => 
     await expect(admin.command({ renameCollection: 'renames.a', to: 'renames.b' })).rejects.toThrow(/target namespace exists/);
     expect(await admin.command({ renameCollection: 'renames.a', to: 'renames.c' })).toMatchObject({ ok: 1 });
   });
+});
+
+describe('MongoDB restore: one at a time per database, leftovers of a killed one cleared', () => {
+  const action = (argv: string[]) => argv[1]?.endsWith(join('backup-db', 'index.js')) === true;
+  const names = async (db: string) => (await client.db(db).listCollections({}, { nameOnly: true }).toArray()).map((c) => c.name).sort();
+  const locked = async (db: string) => (await client.db(db).collection('slipway_restore_lock').countDocuments({})) > 0;
+
+  it('a second restore into a database while one runs stops at once and changes nothing; a backup meanwhile holds none of the restore\'s work; the first completes', async () => {
+    const db = await target();
+    const first = restore(db);
+    // The first is held (its node stopped) once it holds the lock, so the second surely meets it.
+    const stopped = await signalWhen(action, () => locked(db), 'SIGSTOP');
+    expect(stopped.length).toBeGreaterThan(0);
+    try {
+      const before = await state(db);
+      const second = await restore(db);
+      expect(second.exitCode, second.stdout).toBe(1);
+      expect(second.stdout).toMatch(new RegExp(`::error::.*another restore into ${db} is running`));
+      expect(await state(db)).toEqual(before);
+      const meanwhile = await makeBackup({ uri: mongo.uri(db), storage: 'local', 'local-path': local }, secrets());
+      expect(readFileSync(join(local, ...`${meanwhile}.manifest.json`.split('/')), 'utf8')).not.toContain('slipway_restore');
+    } finally {
+      for (const pid of stopped) process.kill(pid, 'SIGCONT');
+    }
+    const run = await first;
+    expect(run.exitCode, run.stdout + run.stderr).toBe(0);
+    expect(await state(db)).toEqual(await expected());
+  }, 180_000);
+
+  it('the action\'s node killed half way (a cancelled job): its lock holds until the lease ends, then the next restore drops what it staged, and restores', async () => {
+    const db = await target();
+    // Killed while collections are staged and before any is renamed into place.
+    const staging = async () => {
+      const now = await names(db);
+      return now.some((n) => /^slipway_restore_[0-9a-f]{8}_/.test(n)) && !['orders', 'products', 'users'].some((n) => now.includes(n));
+    };
+    const [killed, killedRun] = await Promise.all([signalWhen(action, staging), restore(db)]);
+    expect(killed.length).toBeGreaterThan(0);
+    expect(killedRun.exitCode).not.toBe(0);
+    const left = (await names(db)).filter((n) => /^slipway_restore_[0-9a-f]{8}_/.test(n));
+    expect(left.length).toBeGreaterThan(0);
+
+    const early = await restore(db);
+    expect(early.exitCode).toBe(1);
+    expect(early.stdout).toMatch(new RegExp(`::error::.*another restore into ${db} is running.*expires a minute after`));
+    // A minute later, as the killed restore can no longer renew its lease.
+    await client.db(db).collection<{ _id: string; expires: Date }>('slipway_restore_lock').updateOne({ _id: 'restore' }, { $set: { expires: new Date(Date.now() - 1000) } });
+    const run = await restore(db);
+    expect(run.exitCode, run.stdout + run.stderr).toBe(0);
+    for (const name of left) expect(run.stdout).toContain(`Dropped ${db}.${name}, a staging collection left by an earlier restore`);
+    expect(await state(db)).toEqual(await expected());
+  }, 180_000);
 });

@@ -94,6 +94,10 @@ interface Planned {
   metadata: CollectionMetadata;
 }
 
+const LOCKS = 'slipway_restore_lock';
+/** A running restore's lock and staging collections (see lockDatabases): its work, not the database's content. */
+const RESTORE_WORK = new RegExp(`^(${LOCKS}$|slipway_restore_[0-9a-f]{8}_)`);
+
 async function plan(client: MongoClient, selection: MongoSelection, uriDatabase: string | undefined): Promise<Planned[]> {
   let databases = selection.databases?.length ? selection.databases : uriDatabase ? [uriDatabase] : [];
   if (databases.length === 0) {
@@ -105,7 +109,7 @@ async function plan(client: MongoClient, selection: MongoSelection, uriDatabase:
   for (const db of databases) {
     const infos = await client.db(db).listCollections({}, { nameOnly: false }).toArray();
     for (const info of infos.sort((a, b) => a.name.localeCompare(b.name))) {
-      if (info.name.startsWith('system.') || !selected(`${db}.${info.name}`, info.name)) continue;
+      if (info.name.startsWith('system.') || RESTORE_WORK.test(info.name) || !selected(`${db}.${info.name}`, info.name)) continue;
       const type = info.type === 'view' ? 'view' : info.type === 'timeseries' ? 'timeseries' : 'collection';
       const indexes = type === 'view' ? [] : (await client.db(db).collection(info.name).listIndexes().toArray()).map(({ ns: _ns, ...index }: Document) => index);
       const uuid = (info as { info?: { uuid?: { toString(encoding: 'hex'): string } } }).info?.uuid?.toString('hex');
@@ -241,7 +245,6 @@ export interface MongoRestoreOptions {
 
 const DESERIALIZE = { promoteValues: false, promoteLongs: false, promoteBuffers: false, bsonRegExp: true } as const;
 
-const LOCKS = 'slipway_restore_lock';
 const LEASE_MS = 60_000;
 
 /**
