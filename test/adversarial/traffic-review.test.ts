@@ -2,36 +2,29 @@
 // of two demo instances, a Prometheus stand-in that answers what each case needs (a real Prometheus
 // never writes an empty sample value, but what sits in front of it may), and runs that overlap, rerun
 // or break half way. Every run must fail or do nothing, say why, and leave routing as it found it.
-import { existsSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { hostname } from 'node:os';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { exec } from '../../packages/shared/src/exec';
-import { renderUpstream } from '../../packages/shared/src/routing/index';
 import { runAction, visible, type ActionRun } from '../helpers/action';
 import { listen, type Listening } from '../helpers/net';
 import { runEnv } from '../helpers/run-env';
-import { startDemoApp, type DemoApp } from '../services/demo-app';
-import { startNginx, type Nginx } from '../services/nginx';
+import type { DemoApp } from '../services/demo-app';
+import type { Nginx } from '../services/nginx';
 import { expectInputError } from './harness';
+import { lockOf, serving, SETUP, startTraffic, type Traffic } from './traffic-fixtures';
 
 const RUN_ENV = runEnv('9400');
+let traffic: Traffic;
 let blue: DemoApp;
 let green: DemoApp;
-/** Blue and green, switched by blue-green-switch. */
 let switched: Nginx;
-/** Blue as stable, green as canary, weighted by canary-analyze. */
 let weighted: Nginx;
 let fake: Listening;
 /** What the Prometheus stand-in answers: the `value` of every sample it writes. */
 let sample: () => unknown = () => '0';
 /** Or this whole answer instead. */
 let whole: unknown;
-
-const SETUP = { by: 'ops', at: '2026-11-01T00:00:00Z', reason: 'first setup' };
-const colors = () => ({ upstream: 'app', backends: ['blue', 'green'] as const, servers: { blue: [blue.address], green: [green.address] } });
-const tracks = () => ({ upstream: 'app', backends: ['stable', 'canary'] as const, servers: { stable: [blue.address], canary: [green.address] } });
-const reload = (nginx: Nginx) => exec(nginx.reloadCommand[0] as string, nginx.reloadCommand.slice(1), { silent: true });
-const lockOf = (nginx: Nginx) => `${nginx.upstreamFile}.slipway-lock`;
 
 /** Prometheus' JSON for an instant query (a vector of one sample) or a range query (one series). */
 function prometheusAnswer(path: string, body: unknown = undefined): string {
@@ -41,55 +34,24 @@ function prometheusAnswer(path: string, body: unknown = undefined): string {
   return JSON.stringify({ status: 'success', data: { resultType: 'vector', result: [{ metric: {}, value: [now, sample()] }] } });
 }
 beforeAll(async () => {
-  [blue, green] = await Promise.all([startDemoApp({ color: 'blue' }), startDemoApp({ color: 'green' })]);
-  [switched, weighted] = await Promise.all([
-    startNginx({ upstream: 'app', writeUpstream: (file) => writeFileSync(file, renderUpstream(colors(), { blue: 100, green: 0 }, SETUP)) }),
-    startNginx({ upstream: 'app', writeUpstream: (file) => writeFileSync(file, renderUpstream(tracks(), { stable: 100, canary: 0 }, SETUP)) }),
-  ]);
+  traffic = await startTraffic();
+  ({ blue, green, switched, weighted } = traffic);
   fake = await listen((req, res) => res.writeHead(200, { 'content-type': 'application/json' }).end(prometheusAnswer(req.url ?? '', whole)));
 }, 60_000);
 afterAll(async () => {
-  await Promise.all([switched?.stop(), weighted?.stop(), fake?.close(), blue?.stop(), green?.stop()]);
+  await Promise.all([traffic?.stop(), fake?.close()]);
 });
 beforeEach(async () => {
   sample = () => '0';
   whole = undefined;
-  await Promise.all([blue.fail(0), green.fail(0)]);
-  for (const nginx of [switched, weighted]) rmSync(lockOf(nginx), { force: true });
-  writeFileSync(switched.upstreamFile, renderUpstream(colors(), { blue: 100, green: 0 }, SETUP));
-  writeFileSync(weighted.upstreamFile, renderUpstream(tracks(), { stable: 100, canary: 0 }, SETUP));
-  await Promise.all([reload(switched), reload(weighted)]);
-  await expect.poll(() => serving(switched), { timeout: 10_000, interval: 100 }).toBe('blue');
-  await expect.poll(() => serving(weighted), { timeout: 10_000, interval: 100 }).toBe('blue');
+  await traffic.reset();
 });
 
-/** The colour 10 answers in a row came from, or `mixed`. */
-async function serving(nginx: Nginx): Promise<string> {
-  const seen = new Set<string>();
-  for (let i = 0; i < 10; i++) seen.add(((await (await fetch(nginx.url)).json()) as { color: string }).color);
-  return seen.size === 1 ? [...seen][0] ?? '' : 'mixed';
-}
-
-const switchInputs = (inputs: Record<string, string> = {}) => ({
-  router: 'nginx',
-  'nginx-config-path': switched.upstreamFile,
-  'nginx-upstream-name': 'app',
-  'nginx-upstream-blue': blue.address,
-  'nginx-upstream-green': green.address,
-  'nginx-test-command': switched.testCommand.join(' '),
-  'nginx-reload-command': switched.reloadCommand.join(' '),
-  ...inputs,
-});
+const switchInputs = (inputs: Record<string, string> = {}) => traffic.switchInputs(inputs);
 
 const canaryInputs = (inputs: Record<string, string> = {}) => ({
   'prometheus-url': fake.url,
-  router: 'nginx',
-  'nginx-config-path': weighted.upstreamFile,
-  'nginx-upstream-name': 'app',
-  'nginx-upstream-stable': blue.address,
-  'nginx-upstream-canary': green.address,
-  'nginx-test-command': weighted.testCommand.join(' '),
-  'nginx-reload-command': weighted.reloadCommand.join(' '),
+  ...traffic.canaryRouting(),
   steps: '10,100',
   'step-duration': '3s',
   interval: '1s',

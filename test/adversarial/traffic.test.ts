@@ -3,28 +3,26 @@
 // auth), a page standing in for an authenticating proxy, and reload commands that fail after nginx
 // reloaded. Every run must fail, say why, and leave routing exactly as it found it (file bytes and
 // what nginx serves), or say loudly that it cannot.
-import { readFileSync, writeFileSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import { afterAll, beforeAll, beforeEach, describe, expect, it, vi } from 'vitest';
-import { exec } from '../../packages/shared/src/exec';
 import { queryValue } from '../../packages/shared/src/prometheus';
-import { renderUpstream } from '../../packages/shared/src/routing/index';
 import { runAction, visible, type ActionRun } from '../helpers/action';
 import { startLoad } from '../helpers/load';
 import { freePort, listen, type Listening } from '../helpers/net';
 import { runEnv } from '../helpers/run-env';
-import { startDemoApp, type DemoApp } from '../services/demo-app';
-import { reloadWrapper, startNginx, type Nginx } from '../services/nginx';
+import type { DemoApp } from '../services/demo-app';
+import { reloadWrapper, type Nginx } from '../services/nginx';
 import type { Service } from '../services/process';
 import { startPrometheus } from '../services/prometheus';
 import { expectInputError, expectNoLeaks, type SeenRequest } from './harness';
+import { serving, startTraffic, type Traffic } from './traffic-fixtures';
 
 const RUN_ENV = runEnv('9300');
 const TOKEN = 'Pr0mT0k3n/x9Qz+Wv7q=Lk2p';
+let traffic: Traffic;
 let blue: DemoApp;
 let green: DemoApp;
-/** Blue and green, switched by blue-green-switch. */
 let switched: Nginx;
-/** Blue as stable, green as canary, weighted by canary-analyze. */
 let weighted: Nginx;
 let prometheus: Service;
 let locked: Service;
@@ -32,20 +30,9 @@ let page: Listening;
 const pageRequests: SeenRequest[] = [];
 let closed: string;
 
-const SETUP = { by: 'ops', at: '2026-11-01T00:00:00Z', reason: 'first setup' };
-const colors = () => ({ upstream: 'app', backends: ['blue', 'green'] as const, servers: { blue: [blue.address], green: [green.address] } });
-const tracks = () => ({ upstream: 'app', backends: ['stable', 'canary'] as const, servers: { stable: [blue.address], canary: [green.address] } });
-
-async function reload(nginx: Nginx): Promise<void> {
-  await exec(nginx.reloadCommand[0] as string, nginx.reloadCommand.slice(1), { silent: true });
-}
-
 beforeAll(async () => {
-  [blue, green] = await Promise.all([startDemoApp({ color: 'blue' }), startDemoApp({ color: 'green' })]);
-  [switched, weighted] = await Promise.all([
-    startNginx({ upstream: 'app', writeUpstream: (file) => writeFileSync(file, renderUpstream(colors(), { blue: 100, green: 0 }, SETUP)) }),
-    startNginx({ upstream: 'app', writeUpstream: (file) => writeFileSync(file, renderUpstream(tracks(), { stable: 100, canary: 0 }, SETUP)) }),
-  ]);
+  traffic = await startTraffic();
+  ({ blue, green, switched, weighted } = traffic);
   // Its API wants a password nobody here has (the hash is of another one).
   [prometheus, locked] = await Promise.all([
     startPrometheus([{ address: blue.address }, { address: green.address }]),
@@ -60,44 +47,15 @@ beforeAll(async () => {
   await vi.waitFor(async () => expect(await queryValue({ url: prometheus.url }, 'sum(up)')).toBe(2), { timeout: 30_000, interval: 250 });
 }, 90_000);
 afterAll(async () => {
-  await Promise.all([switched?.stop(), weighted?.stop(), prometheus?.stop(), locked?.stop(), page?.close(), blue?.stop(), green?.stop()]);
+  await Promise.all([traffic?.stop(), prometheus?.stop(), locked?.stop(), page?.close()]);
 });
-beforeEach(async () => {
-  await Promise.all([blue.fail(0), green.fail(0)]);
-  writeFileSync(switched.upstreamFile, renderUpstream(colors(), { blue: 100, green: 0 }, SETUP));
-  writeFileSync(weighted.upstreamFile, renderUpstream(tracks(), { stable: 100, canary: 0 }, SETUP));
-  await Promise.all([reload(switched), reload(weighted)]);
-  await expect.poll(() => serving(switched), { timeout: 10_000, interval: 100 }).toBe('blue');
-  await expect.poll(() => serving(weighted), { timeout: 10_000, interval: 100 }).toBe('blue');
-});
+beforeEach(() => traffic.reset());
 
-/** The colour 10 answers in a row came from, or `mixed`. */
-async function serving(nginx: Nginx): Promise<string> {
-  const seen = new Set<string>();
-  for (let i = 0; i < 10; i++) seen.add(((await (await fetch(nginx.url)).json()) as { color: string }).color);
-  return seen.size === 1 ? [...seen][0] ?? '' : 'mixed';
-}
-
-const switchInputs = (inputs: Record<string, string> = {}) => ({
-  router: 'nginx',
-  'nginx-config-path': switched.upstreamFile,
-  'nginx-upstream-name': 'app',
-  'nginx-upstream-blue': blue.address,
-  'nginx-upstream-green': green.address,
-  'nginx-test-command': switched.testCommand.join(' '),
-  'nginx-reload-command': switched.reloadCommand.join(' '),
-  ...inputs,
-});
+const switchInputs = (inputs: Record<string, string> = {}) => traffic.switchInputs(inputs);
 
 const canaryInputs = (inputs: Record<string, string> = {}) => ({
   'prometheus-url': prometheus.url,
-  router: 'nginx',
-  'nginx-config-path': weighted.upstreamFile,
-  'nginx-upstream-name': 'app',
-  'nginx-upstream-stable': blue.address,
-  'nginx-upstream-canary': green.address,
-  'nginx-test-command': weighted.testCommand.join(' '),
-  'nginx-reload-command': weighted.reloadCommand.join(' '),
+  ...traffic.canaryRouting(),
   'canary-selector': 'color="green"',
   'stable-selector': 'color="blue"',
   steps: '10,100',
