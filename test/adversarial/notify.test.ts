@@ -6,7 +6,7 @@
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { runAction, visible, type ActionRun } from '../helpers/action';
 import { runEnv } from '../helpers/run-env';
-import { GITHUB_TOKEN, PAGERDUTY_KEY, SLACK_CHANNEL_ID, SLACK_TOKEN, SaasFake, WEBHOOK_SECRET, echoRequest, type Received } from '../fakes/saas';
+import { GITHUB_TOKEN, PAGERDUTY_KEY, SLACK_TOKEN, SaasFake, WEBHOOK_SECRET, echoRequest, type Received } from '../fakes/saas';
 import { SMTP_PASS, SMTP_USER, startSmtp, type Smtp } from '../fakes/smtp';
 import { expectInputError, expectNoLeaks } from './harness';
 
@@ -42,18 +42,8 @@ const environment = () => ({ ...runEnv('1818'), ...RUNNER, NODE_EXTRA_CA_CERTS: 
 
 /** Every HTTP channel, on the stand-in at base. */
 function channels(f: SaasFake): Record<string, string> {
-  const u = f.urls();
   return {
-    'slack-webhook-url': u.slack,
-    'slack-token': SLACK_TOKEN,
-    'slack-channel': SLACK_CHANNEL_ID,
-    'slack-api-url': u.slackApi,
-    'teams-webhook-url': u.teams,
-    'discord-webhook-url': u.discord,
-    'pagerduty-routing-key': PAGERDUTY_KEY,
-    'pagerduty-events-url': u.pagerduty,
-    'webhook-url': u.webhook,
-    'webhook-secret': WEBHOOK_SECRET,
+    ...f.channelInputs(),
     'github-token': GITHUB_TOKEN,
     status: 'failure',
     retries: '0',

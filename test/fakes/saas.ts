@@ -1,8 +1,6 @@
 import { createHmac, timingSafeEqual } from 'node:crypto';
-import { once } from 'node:events';
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import { createServer as createHttpsServer } from 'node:https';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { listen, readBody, type Listening } from '../helpers/net';
@@ -75,20 +73,7 @@ export class SaasFake {
     const { key, cert } = selfSignedCert();
     this.caFile = join(mkdtempSync(join(tmpdir(), 'slipway-saas-ca-')), 'ca.pem');
     writeFileSync(this.caFile, cert);
-    const server = createHttpsServer({ key, cert }, handler);
-    server.listen(0, '127.0.0.1');
-    await once(server, 'listening');
-    const address = server.address();
-    if (address === null || typeof address === 'string') throw new Error('no address');
-    return {
-      server,
-      url: `https://127.0.0.1:${address.port}`,
-      close: () =>
-        new Promise((resolve) => {
-          server.closeAllConnections();
-          server.close(() => resolve());
-        }),
-    };
+    return listen(handler, { key, cert });
   }
 
   close(): Promise<void> {
@@ -118,6 +103,23 @@ export class SaasFake {
       pagerduty: `${this.url}/pagerduty/v2/enqueue`,
       webhook: `${this.url}/webhook`,
       github: `${this.url}/github`,
+    };
+  }
+
+  /** notify's inputs for every HTTP channel, each pointed at this stand-in with the test credentials. */
+  channelInputs(): Record<string, string> {
+    const u = this.urls();
+    return {
+      'slack-webhook-url': u.slack,
+      'slack-token': SLACK_TOKEN,
+      'slack-channel': SLACK_CHANNEL_ID,
+      'slack-api-url': u.slackApi,
+      'teams-webhook-url': u.teams,
+      'discord-webhook-url': u.discord,
+      'pagerduty-routing-key': PAGERDUTY_KEY,
+      'pagerduty-events-url': u.pagerduty,
+      'webhook-url': u.webhook,
+      'webhook-secret': WEBHOOK_SECRET,
     };
   }
 

@@ -30,18 +30,8 @@ beforeEach(() => {
 });
 
 function allChannels(): Record<string, string> {
-  const u = fake.urls();
   return {
-    'slack-webhook-url': u.slack,
-    'slack-token': SLACK_TOKEN,
-    'slack-channel': SLACK_CHANNEL_ID,
-    'slack-api-url': u.slackApi,
-    'teams-webhook-url': u.teams,
-    'discord-webhook-url': u.discord,
-    'pagerduty-routing-key': PAGERDUTY_KEY,
-    'pagerduty-events-url': u.pagerduty,
-    'webhook-url': u.webhook,
-    'webhook-secret': WEBHOOK_SECRET,
+    ...fake.channelInputs(),
     'email-smtp-url': smtp.url,
     'email-from': 'Slipway <ci@acme.test>',
     'email-to': 'ops@acme.test, dev@acme.test',
