@@ -84,7 +84,7 @@ jobs:
     const blobs = await azurite.blobs(`db-backups-${verify}`);
     // The backup and its manifest beside it.
     const name = /backup-name=(\S+)/.exec(run.log)?.[1] ?? '';
-    expect(name).toMatch(/^postgres\/shop\/\d{4}\/\d{2}\/\d{2}\/\d{8}T\d{6}Z-\d+\.dump\.gz$/);
+    expect(name).toMatch(/^postgres\/shop\/\d{4}\/\d{2}\/\d{2}\/\d{8}T\d{6}Z-\d+-[0-9a-f]{8}\.dump\.gz$/);
     expect(blobs.map((b) => b.name).sort()).toEqual([name, `${name}.manifest.json`]);
     const blob = blobs.find((b) => b.name === name);
     expect(blob?.metadata?.sha256).toMatch(/^[0-9a-f]{64}$/);
