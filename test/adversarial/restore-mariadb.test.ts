@@ -5,6 +5,7 @@
 // full schema + data dump of the target (mariadb-dump with routines, triggers and events) is either
 // exactly as before or exactly the backup plus the others.
 import { spawn, spawnSync } from 'node:child_process';
+import { createHash } from 'node:crypto';
 import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -229,6 +230,7 @@ describe('MySQL/MariaDB restore: staged in a scratch database, swapped in by one
 describe('MySQL/MariaDB restore: one at a time per database, leftovers of a killed one cleared', () => {
   const inserting = () => maria.sql(`SELECT COUNT(*) FROM information_schema.PROCESSLIST WHERE INFO LIKE 'INSERT INTO \`orders\`%'`).trim() !== '0';
   const loader = program('mariadb', { having: '--binary-mode', without: '--batch' });
+  const action = (argv: string[]) => argv[1]?.endsWith(join('backup-db', 'index.js')) === true;
   const stagingOf = (target: string) => maria.sql(`SHOW DATABASES LIKE '${target}\\_restore\\_%'`).trim().split('\n').filter(Boolean);
 
   it('a second restore into a database while one runs stops at once and changes nothing; the first completes', async () => {
@@ -260,11 +262,69 @@ describe('MySQL/MariaDB restore: one at a time per database, leftovers of a kill
     expect(databasesNow()).toBe(servers);
   }, 180_000);
 
+  it('a database of the user\'s named like a staging one (<db>_restore_20240101) is left alone', async () => {
+    const want = expected();
+    const target = database(OTHERS);
+    const theirs = `${target}_restore_20240101`;
+    maria.sql(`CREATE DATABASE ${theirs}; CREATE TABLE ${theirs}.precious (id INT); INSERT INTO ${theirs}.precious VALUES (1)`);
+    const servers = databasesNow();
+    const run = await restore(target);
+    expect(run.exitCode, run.stdout + run.stderr).toBe(0);
+    expect(run.stdout).not.toContain('Dropped');
+    expect(maria.sql('SELECT id FROM precious', theirs).trim()).toBe('1');
+    expect(state(target)).toBe(want);
+    expect(databasesNow()).toBe(servers);
+  }, 180_000);
+
+  // The lock's name, as restoreMysql derives it from the database's.
+  const lockOf = (target: string) => `slipway_restore_${createHash('sha256').update(target).digest('hex').slice(0, 40)}`;
+
+  it('the session holding the lock killed half way: the restore stops before the swap and changes nothing', async () => {
+    const target = withOlderCopy();
+    const before = state(target);
+    const servers = databasesNow();
+    const first = restore(target, { drop: 'true' });
+    const stopped = await signalWhen(loader, inserting, 'SIGSTOP');
+    expect(stopped.length).toBeGreaterThan(0);
+    try {
+      maria.sql(`KILL ${maria.sql(`SELECT IS_USED_LOCK('${lockOf(target)}')`).trim()}`);
+    } finally {
+      spawnSync('kill', ['-CONT', ...stopped.map(String)]);
+    }
+    const run = await first;
+    expect(run.exitCode).toBe(1);
+    expect(run.stdout).toMatch(/::error::.*the restore lost its lock .*Nothing was changed/);
+    expect(state(target)).toBe(before);
+    expect(databasesNow()).toBe(servers);
+  }, 180_000);
+
+  it('a server whose wait_timeout is shorter than the restore keeps the lock for the whole restore', async () => {
+    const want = expected();
+    const target = database(OTHERS);
+    maria.sql('SET GLOBAL wait_timeout = 1');
+    try {
+      const first = restore(target);
+      // The restore is held for longer than the lock's session may idle, before its load begins.
+      const stopped = await signalWhen(action, () => maria.sql(`SELECT IS_USED_LOCK('${lockOf(target)}') IS NOT NULL`).trim() === '1', 'SIGSTOP');
+      expect(stopped.length).toBeGreaterThan(0);
+      try {
+        await new Promise((r) => setTimeout(r, 3000));
+        expect(maria.sql(`SELECT IS_USED_LOCK('${lockOf(target)}') IS NOT NULL`).trim()).toBe('1');
+      } finally {
+        spawnSync('kill', ['-CONT', ...stopped.map(String)]);
+      }
+      const run = await first;
+      expect(run.exitCode, run.stdout + run.stderr).toBe(0);
+    } finally {
+      maria.sql('SET GLOBAL wait_timeout = 28800');
+    }
+    expect(state(target)).toBe(want);
+  }, 180_000);
+
   it('the action\'s node killed half way (a cancelled job): the next restore drops the staging database it left, and restores', async () => {
     const want = expected();
     const target = database(OTHERS);
     const servers = databasesNow();
-    const action = (argv: string[]) => argv[1]?.endsWith(join('backup-db', 'index.js')) === true;
     const [killed, killedRun] = await Promise.all([signalWhen(action, inserting, 'SIGKILL'), restore(target)]);
     expect(killed.length).toBeGreaterThan(0);
     expect(killedRun.exitCode).not.toBe(0);

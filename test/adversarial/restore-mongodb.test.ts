@@ -210,6 +210,28 @@ describe('MongoDB restore: one at a time per database, leftovers of a killed one
     expect(await state(db)).toEqual(await expected());
   }, 180_000);
 
+  it('a restore of several databases, one of them locked, changes none; a collection of the user\'s named like a staging one is never dropped', async () => {
+    await collection('several_a', 'a').insertMany([{ _id: 1 }, { _id: 2 }]);
+    await collection('several_b', 'b').insertMany([{ _id: 1 }]);
+    const several = await makeBackup({ uri: mongo.uri(), databases: 'several_a,several_b', storage: 'local', 'local-path': local }, secrets());
+    await collection('several_a', 'slipway_restore_0badf00d_mine').insertOne({ _id: 'precious' });
+    await client.db('several_b').collection<{ _id: string; owner: string; expires: Date }>('slipway_restore_lock').insertOne({ _id: 'restore', owner: 'ffffffff', expires: new Date(Date.now() + 600_000) });
+    const before = { a: await state('several_a'), b: await state('several_b') };
+    const inputs = { mode: 'restore', engine: 'mongodb', storage: 'local', 'local-path': local, 'target-uri': mongo.uri(), databases: 'several_a,several_b', backup: several, drop: 'true' };
+    const refused = await backupDb(inputs, secrets());
+    expect(refused.exitCode).toBe(1);
+    expect(refused.stdout).toMatch(/::error::.*another restore into several_b is running/);
+    expect({ a: await state('several_a'), b: await state('several_b') }).toEqual(before);
+
+    // Once the other restore has finished, the restore goes ahead; the user's collection stays.
+    await client.db('several_b').collection('slipway_restore_lock').drop();
+    const run = await backupDb(inputs, secrets());
+    expect(run.exitCode, run.stdout + run.stderr).toBe(0);
+    expect(run.stdout).not.toContain('Dropped');
+    expect(await names('several_a')).toEqual(['a', 'slipway_restore_0badf00d_mine']);
+    expect(await names('several_b')).toEqual(['b']);
+  }, 180_000);
+
   it('the action\'s node killed half way (a cancelled job): its lock holds until the lease ends, then the next restore drops what it staged, and restores', async () => {
     const db = await target();
     // Killed while collections are staged and before any is renamed into place.

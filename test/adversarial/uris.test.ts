@@ -15,7 +15,8 @@ import { startPostgres, type Postgres } from '../services/postgres';
 import { expectInputError, expectNoLeaks } from './harness';
 
 /**
- * Each password as the server knows it, and as written in the URI (unencoded but for `%` as %25).
+ * Each password as the server knows it, and as written in the URI (unencoded but for `%` as %25, and
+ * a newline and a tab, which URL parsers drop, as %0A and %09).
  * Their 4-character pieces occur in no ordinary log line.
  */
 const PASSWORDS = {
@@ -26,6 +27,8 @@ const PASSWORDS = {
   mysql: [
     { user: 'adv_my1', password: "3Fp/Gk#Mv?Qs@Wb%Dj:Xé'Tz" },
     { user: 'adv_my2', password: '90210?Hv/Cq@Bn' },
+    // The client's option file holds it: a newline there ended the value.
+    { user: 'adv_my3', password: 'Lw"Rn\nKv\tPq"Dm' },
   ],
   mongodb: [
     { user: 'adv_mg1', password: 'Yh5/Lq?Xw#Rt@Yc:Nz+Pö Ud' },
@@ -33,7 +36,7 @@ const PASSWORDS = {
   ],
 };
 
-const written = (password: string) => password.replace(/%/g, '%25');
+const written = (password: string) => password.replace(/%/g, '%25').replace(/\n/g, '%0A').replace(/\t/g, '%09');
 
 let pg: Postgres;
 let maria: MariaDb;

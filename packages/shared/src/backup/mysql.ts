@@ -56,7 +56,8 @@ export function mysqlTools(): { dump: string; client: string } {
 function optionFile(conn: MysqlConnection): { arg: string; remove: () => void } {
   const dir = mkdtempSync(join(tmpdir(), 'slipway-my-'));
   const file = join(dir, 'client.cnf');
-  const quote = (v: string) => `"${v.replace(/\\/g, '\\\\').replace(/"/g, '\\"')}"`;
+  // Option files read \\, \", \n, \r and \t in quoted values: a password holding a newline stays one value.
+  const quote = (v: string) => `"${v.replace(/[\\"\n\r\t]/g, (c) => ({ '\n': '\\n', '\r': '\\r', '\t': '\\t' })[c] ?? `\\${c}`)}"`;
   // [mariadb-client] is read by MariaDB's `mariadb` only: its default of echoing a failed statement would print a dump's rows.
   writeFileSync(file, `[client]\nuser=${quote(conn.user)}\npassword=${quote(conn.password)}\nhost=${quote(conn.host)}\nport=${conn.port}\nprotocol=tcp\ndefault-character-set=utf8mb4\n[mariadb-client]\nskip-print-query-on-error\n`, { mode: 0o600 });
   return { arg: `--defaults-extra-file=${file}`, remove: () => rmSync(dir, { recursive: true, force: true }) };
@@ -85,6 +86,9 @@ export async function mysqlQuery(uri: string, sql: string, database?: string): P
   return result.stdout.split('\n').filter((l) => l !== '').map((l) => l.split('\t').map(unescapeField));
 }
 
+/** A table a restore creates first in its staging database: what tells a leftover staging database from a user's of a similar name. */
+const STAGING_MARK = '_slipway_restore_staging';
+
 const ident = (name: string) => `\`${name.replace(/`/g, '``')}\``;
 
 /**
@@ -92,7 +96,7 @@ const ident = (name: string) => `\`${name.replace(/`/g, '``')}\``;
  * the process ends, however it ends (a cancelled job's node is killed, its children are not), the
  * client reads end of file and exits, and the server frees the locks. Returns whether each was free.
  */
-async function holdLocks(uri: string, names: readonly string[]): Promise<{ held: boolean[]; release: () => Promise<void> }> {
+async function holdLocks(uri: string, names: readonly string[]): Promise<{ held: boolean[]; connection: string; release: () => Promise<void> }> {
   const conn = mysqlConnection(uri);
   const { client } = mysqlTools();
   const file = optionFile(conn);
@@ -105,11 +109,14 @@ async function holdLocks(uri: string, names: readonly string[]): Promise<{ held:
   const closed = once(child, 'close').catch(() => undefined);
   const lines = createInterface({ input: child.stdout })[Symbol.asyncIterator]();
   try {
-    child.stdin.write(`SELECT ${names.map((n) => `GET_LOCK(${mysqlString(n)}, 0)`).join(', ')};\n`);
+    // The client is idle while the restore runs: a server's wait_timeout (as low as a minute on some hosted servers) would end its session and free the locks.
+    child.stdin.write(`SET SESSION wait_timeout = 31536000;\nSELECT CONNECTION_ID(), ${names.map((n) => `GET_LOCK(${mysqlString(n)}, 0)`).join(', ')};\n`);
     const first = await Promise.race([lines.next(), closed.then(() => undefined)]);
     if (!first || first.done) throw new Error(`${client} could not take the restore's locks: ${redact(stderr.trim(), [conn.password]) || 'it exited'}`);
+    const [connection = '', ...held] = first.value.split('\t');
     return {
-      held: first.value.split('\t').map((v) => v === '1'),
+      connection,
+      held: held.map((v) => v === '1'),
       release: async () => {
         child.stdin.end();
         await closed;
@@ -126,15 +133,21 @@ async function holdLocks(uri: string, names: readonly string[]): Promise<{ held:
 
 /**
  * Takes a staging database's lock (and `extraLocks`), then drops the staging databases of the same
- * database whose lock is free (`<database>_restore_<8 hex>`): what a restore left when its process was
- * killed, which could not drop them itself. Returns the locks to release once the staging is dropped.
+ * database whose lock is free (`<database>_restore_<8 hex>` holding the STAGING_MARK table): what a
+ * restore left when its process was killed, which could not drop them itself. Returns the locks (and
+ * the id of the session holding them) to release once the staging is dropped.
  */
-async function claimMysqlStaging(uri: string, database: string, scratch: string, extraLocks: readonly string[]): Promise<{ held: boolean[]; release: () => Promise<void> }> {
+async function claimMysqlStaging(uri: string, database: string, scratch: string, extraLocks: readonly string[]): Promise<{ held: boolean[]; connection: string; release: () => Promise<void> }> {
   const locks = await holdLocks(uri, [scratch, ...extraLocks]);
   try {
     const prefix = `${database.slice(0, 40)}_restore_`;
     const pattern = { prefix, test: (name: string) => name.startsWith(prefix) && /^[0-9a-f]{8}$/.test(name.slice(prefix.length)) };
-    const rows = await mysqlQuery(uri, `SELECT SCHEMA_NAME, IS_FREE_LOCK(SCHEMA_NAME) FROM information_schema.SCHEMATA WHERE SCHEMA_NAME LIKE ${mysqlString(`${pattern.prefix.replace(/[\\%_]/g, '\\$&')}%`)}`);
+    // Only a database holding the mark a restore creates first: a user's own `shop_restore_20240101` is not a leftover.
+    const rows = await mysqlQuery(
+      uri,
+      `SELECT s.SCHEMA_NAME, IS_FREE_LOCK(s.SCHEMA_NAME) FROM information_schema.SCHEMATA s WHERE s.SCHEMA_NAME LIKE ${mysqlString(`${pattern.prefix.replace(/[\\%_]/g, '\\$&')}%`)}
+       AND EXISTS (SELECT 1 FROM information_schema.TABLES t WHERE t.TABLE_SCHEMA = s.SCHEMA_NAME AND t.TABLE_NAME = ${mysqlString(STAGING_MARK)})`,
+    );
     for (const [name = '', free] of rows) {
       if (name === scratch || free !== '1' || !pattern.test(name)) continue;
       await dropMysqlDatabase(uri, name);
@@ -338,13 +351,18 @@ export async function restoreMysql(source: AsyncIterable<Uint8Array>, targetUri:
   const locks = await claimMysqlStaging(targetUri, database, staging, [restoring]);
   try {
     if (!locks.held[1]) throw new Error(`another restore into ${database} on this server is running (it holds the lock ${restoring}); nothing was changed`);
-    await restoreStaged(source, targetUri, database, staging, suffix, options);
+    // The lock client's session can end while the restore runs (killed, the server restarted): the swap waits for proof that the lock is still this restore's.
+    const stillLocked = async () => {
+      const [[owner] = []] = await mysqlQuery(targetUri, `SELECT IS_USED_LOCK(${mysqlString(restoring)})`);
+      if (owner !== locks.connection) throw new Error(`the restore lost its lock ${restoring} (the session holding it ended), so another restore into ${database} could be running`);
+    };
+    await restoreStaged(source, targetUri, database, staging, suffix, options, stillLocked);
   } finally {
     await locks.release();
   }
 }
 
-async function restoreStaged(source: AsyncIterable<Uint8Array>, targetUri: string, database: string, staging: string, suffix: string, options: MysqlRestoreOptions): Promise<void> {
+async function restoreStaged(source: AsyncIterable<Uint8Array>, targetUri: string, database: string, staging: string, suffix: string, options: MysqlRestoreOptions, stillLocked: () => Promise<void>): Promise<void> {
   const db = mysqlString(database);
   const target = await mysqlObjects(targetUri, database);
   const refuse = (found: readonly string[]) => {
@@ -358,6 +376,7 @@ async function restoreStaged(source: AsyncIterable<Uint8Array>, targetUri: strin
   const characterSet = charset ? `CHARACTER SET ${charset[0]} COLLATE ${charset[1]}` : 'CHARACTER SET utf8mb4';
   let swapped = false;
   try {
+    await mysqlQuery(targetUri, `CREATE DATABASE ${ident(staging)} ${characterSet};\nCREATE TABLE ${ident(staging)}.${ident(STAGING_MARK)} (id INT);`);
     const scanner = await loadMysqlDump(source, targetUri, staging, characterSet);
     if (!scanner.completed) throw new Error('the SQL dump does not end with "-- Dump completed": it is truncated or damaged');
     const expected = options.manifest ?? { engine: 'mysql', databases: [database], tool: '', objects: scanner.objects(database) };
@@ -365,7 +384,7 @@ async function restoreStaged(source: AsyncIterable<Uint8Array>, targetUri: strin
     if (problems.length) throw new Error(`the staged restore differs from the backup's manifest:\n- ${problems.join('\n- ')}`);
     await options.beforeCommit?.();
 
-    const staged = await mysqlObjects(targetUri, staging);
+    const staged = (await mysqlObjects(targetUri, staging)).filter((o) => !(o.kind === 'table' && o.name === STAGING_MARK));
     const replaced = new Set(staged.map(namespaceKey));
     const clashing = target.filter((o) => replaced.has(namespaceKey(o)));
     if (!options.drop) refuse(clashing.map((o) => `${o.kind} ${o.name}`));
@@ -417,6 +436,7 @@ async function restoreStaged(source: AsyncIterable<Uint8Array>, targetUri: strin
       ...aside.map(([name, old]) => `${ident(database)}.${ident(name)} TO ${ident(database)}.${ident(old)}`),
       ...tables.map((t) => `${ident(staging)}.${ident(t)} TO ${ident(database)}.${ident(t)}`),
     ];
+    await stillLocked();
     if (!charset) await mysqlQuery(targetUri, `CREATE DATABASE IF NOT EXISTS ${ident(database)} ${characterSet}`);
     try {
       if (renames.length) await mysqlQuery(targetUri, `RENAME TABLE ${renames.join(',\n  ')};`);

@@ -271,6 +271,8 @@ async function lockDatabases(client: MongoClient, databases: readonly string[], 
       if ((await locks.countDocuments({})) === 0) await locks.drop().catch(() => false);
     }
   };
+  // The owners of the expired locks taken over, by database: only what they staged is a leftover.
+  const expired = new Map<string, string>();
   try {
     for (const db of [...databases].sort()) {
       const locks = client.db(db).collection<Lock>(LOCKS);
@@ -281,15 +283,22 @@ async function lockDatabases(client: MongoClient, databases: readonly string[], 
           const held = await locks.findOne({ _id: 'restore' });
           if (held && held.expires.getTime() > Date.now()) return false;
           // Expired: take it over, unless another restore just did.
-          return Boolean(held && (await locks.findOneAndUpdate({ _id: 'restore', owner: held.owner, expires: held.expires }, { $set: { owner, expires: lease() } })));
+          const won = Boolean(held && (await locks.findOneAndUpdate({ _id: 'restore', owner: held.owner, expires: held.expires }, { $set: { owner, expires: lease() } })));
+          if (won && held) expired.set(db, held.owner);
+          return won;
         },
       );
       if (!taken) throw new Error(`another restore into ${db} is running: it holds the lock in ${db}.${LOCKS}, which expires a minute after that restore stops renewing it`);
       locked.push(db);
+    }
+    // Once every database is locked (a refusal leaves them all as they were), the killed restores' work is cleared.
+    for (const db of locked) {
       for (const { name } of await client.db(db).listCollections({}, { nameOnly: true }).toArray()) {
         const leftover = /^slipway_(restore|old)_([0-9a-f]{8})_/.exec(name);
         if (!leftover || leftover[2] === owner) continue;
         if (leftover[1] === 'restore') {
+          // A collection of this name that no killed restore of this database staged is the user's.
+          if (leftover[2] !== expired.get(db)) continue;
           await client.db(db).collection(name).drop();
           core.info(`Dropped ${db}.${name}, a staging collection left by an earlier restore that was interrupted.`);
         } else core.warning(`${db}.${name} was set aside by an earlier restore with drop that was interrupted half way through its renames: it holds that collection as it was before; drop or rename it by hand.`);
@@ -422,7 +431,8 @@ export async function restoreMongo(source: AsyncIterable<Uint8Array> | Iterable<
     for (const m of created) await client.db(m.db).collection(m.into).drop().catch(() => false);
     throw new Error(`${(error as Error).message}\nNothing was changed in the target${created.length ? ': the restore was staged under other names, dropped again' : ''}.`, { cause: error });
   } finally {
-    await unlock?.();
+    // A lock left behind expires with its lease; the restore's own outcome is what is reported.
+    await unlock?.().catch((error: unknown) => core.warning(`the restore's lock in ${LOCKS} could not be released (${(error as Error).message}); it expires a minute after the restore stopped renewing it`));
     await client.close();
   }
   return { collections, documents };
