@@ -15,8 +15,12 @@ export class InputError extends Error {
   }
 }
 
-/** A URL-like value with an `@` may carry `user:password@` (or a password holding `/` or `#`): never echoed. */
-const MAY_CARRY_CREDENTIALS = /^[a-z][a-z0-9+.-]*:\/\/.*@/is;
+/**
+ * A value with a `:` before an `@` may carry `user:password@` (or a password holding `/` or `#`): never
+ * echoed. Not only `scheme://…`: the URL parser reads `https:/u:p@h` and `https:u:p@h` as
+ * `https://u:p@h`, and a mistyped `https//u:p@h` holds the password all the same.
+ */
+const MAY_CARRY_CREDENTIALS = /:.*@/s;
 
 /** Longer values are cut in messages: a pasted file or a huge value must not flood the log. */
 const SHOWN_LENGTH = 200;

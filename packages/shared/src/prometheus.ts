@@ -1,5 +1,6 @@
 // Prometheus' HTTP query API: a query's single value now, or its single series over a range. Queries
 // that return several series are refused: every caller compares one number (wrap them in sum() or max()).
+import { redact } from './secrets/index';
 
 export interface PrometheusEndpoint {
   /** Base URL, e.g. http://prometheus:9090 (a path prefix is kept). */
@@ -39,7 +40,9 @@ async function api<T>(endpoint: PrometheusEndpoint, path: string, params: Record
     throw new Error(`${where} answered ${http} with ${response.headers.get('content-type') || 'no content type'}, not the JSON of its query API (a proxy, login or error page?)`);
   }
   if (json?.status !== 'success' || json.data === undefined || !response.ok) {
-    throw new Error(`${where} refused the query (${http}${json?.errorType ? `, ${json.errorType}` : ''}): ${json?.error ?? 'no error given'}`);
+    // Prometheus' error is quoted, a proxy's JSON may echo the request's credentials: registered ones go.
+    const said = redact(`${http}${json?.errorType ? `, ${json.errorType}` : ''}): ${json?.error ?? 'no error given'}`, [], { anyCase: true });
+    throw new Error(`${where} refused the query (${said}`);
   }
   return json.data;
 }

@@ -135,6 +135,11 @@ function splitHost(entry: string): DatabaseHost {
   const port = m?.[2] === undefined ? undefined : Number(m[2]);
   if (port !== undefined && !(port >= 1 && port <= 65535)) throw new DatabaseUriError('ports from 1 to 65535');
   const host = raw.startsWith('[') ? raw.slice(1, -1).replace(/%25/g, '%') : decodePart(raw, 'a host');
+  // `user%3Apassword%40host` decodes to a "host" that is the user-info: it would be shown, and recorded
+  // as the server. No host name holds `@`, nor (outside brackets, or a socket path) `:`.
+  if (!raw.startsWith('[') && (host.includes('@') || (host.includes(':') && !host.startsWith('/')))) {
+    throw new DatabaseUriError('the `@` between the user-info and the host, and the `:` between user and password, written as they are (only the user and password themselves are percent-encoded)');
+  }
   return { host, port };
 }
 

@@ -19,10 +19,12 @@ export function displayUrl(url: URL | string): string {
 
 /**
  * Whether what the URL parser calls the host is one. A password holding `/`, `?` or `#` ends the
- * authority early (`postgres://u:1234/x@h` has host `u`, port 1234): an `@` after it gives that away.
+ * authority early (`postgres://u:1234/x@h` has host `u`, port 1234): an `@` after it gives that away;
+ * user-info percent-encoded with its `:` and `@` is a host with `%` in it.
  */
 function trustedHost(url: URL): boolean {
-  return !`${url.pathname}${url.search}${url.hash}`.includes('@');
+  // A non-special scheme's host is kept percent-encoded: `postgres://u%3Apw%40h/db` has host `u%3Apw%40h`.
+  return !url.host.includes('%') && !`${url.pathname}${url.search}${url.hash}`.includes('@');
 }
 
 function parseUrl(value: string): URL | undefined {
