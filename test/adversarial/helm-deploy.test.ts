@@ -142,22 +142,27 @@ describe('helm-deploy, hostile', () => {
     const archive = readFileSync(join(mirror, 'archive.tar.gz'));
     const sha256 = createHash('sha256').update(archive).digest('hex');
     const seen: string[] = [];
+    // A mirror whose path holds its access token: not shown in the log.
+    const token = 'Mirr0rT0ken-x7Qp';
     const server = await listen((req, res) => {
       seen.push(req.url ?? '');
-      const name = /^\/(helm-v[\d.]+-linux-amd64\.tar\.gz)(\.sha256sum)?$/.exec(req.url ?? '');
+      const name = new RegExp(`^/${token}/(helm-v[\\d.]+-linux-amd64\\.tar\\.gz)(\\.sha256sum)?$`).exec(req.url ?? '');
       if (!name) return res.writeHead(404).end();
       res.writeHead(200).end(name[2] ? `${sha256}  ${name[1]}\n` : archive);
     });
     const toolCache = mkdtempSync(join(tmpdir(), 'slipway-adv-toolcache-'));
     try {
-      const tampered = await deploy({ release: 'shop-tampered', 'helm-version': 'v3.19.0', 'helm-mirror': server.url }, { RUNNER_TOOL_CACHE: toolCache });
+      const tampered = await deploy({ release: 'shop-tampered', 'helm-version': 'v3.19.0', 'helm-mirror': `${server.url}/${token}` }, { RUNNER_TOOL_CACHE: toolCache });
       expect(tampered.exitCode).toBe(1);
+      expect(tampered.stdout).toContain(`Downloading helm-v3.19.0-linux-amd64.tar.gz from ${server.url}`);
+      // Only @actions/tool-cache's own debug line (shown with step debug logging) has the whole URL.
+      expect(tampered.stdout.split('\n').filter((l) => l.includes(token) && !l.startsWith('::debug::Downloading http'))).toEqual([]);
       expect(tampered.stdout).toMatch(/::error::helm-v3\.19\.0-linux-amd64\.tar\.gz has SHA-256 [0-9a-f]{64}, but Slipway's pin of Helm v3\.19\.0 says a7f81ce08007091b86d8bd696eb4d86b8d0f2e1b9f6c714be62f82f96a594496: not installing it/);
-      expect(seen).toEqual(['/helm-v3.19.0-linux-amd64.tar.gz']);
+      expect(seen).toEqual([`/${token}/helm-v3.19.0-linux-amd64.tar.gz`]);
       expect(await revisions('shop-tampered')).toBe(0);
 
       seen.length = 0;
-      const unpinned = await deploy({ release: 'shop-tampered', 'helm-version': 'v3.18.7', 'helm-mirror': server.url }, { RUNNER_TOOL_CACHE: toolCache });
+      const unpinned = await deploy({ release: 'shop-tampered', 'helm-version': 'v3.18.7', 'helm-mirror': `${server.url}/${token}` }, { RUNNER_TOOL_CACHE: toolCache });
       expectInputError(unpinned, 'helm-checksum');
       expect(unpinned.stdout).toMatch(/expected the SHA-256 of helm-v3\.18\.7-linux-amd64\.tar\.gz from the Helm release page, since Slipway pins only Helm v3\.19\.0 and v4\.1\.4/);
       expect(seen).toEqual([]);

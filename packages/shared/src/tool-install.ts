@@ -5,6 +5,7 @@ import * as tc from '@actions/tool-cache';
 import { createHash } from 'node:crypto';
 import { createReadStream } from 'node:fs';
 import { join } from 'node:path';
+import { displayUrl } from './secrets/index';
 
 async function sha256File(file: string): Promise<string> {
   const hash = createHash('sha256');
@@ -44,8 +45,9 @@ export async function installVerifiedTool(tool: VerifiedTool): Promise<string> {
     return cached;
   }
   const expected = await tool.checksum();
-  const file = tool.url.split('/').at(-1);
-  core.info(`Downloading ${tool.url}`);
+  // A mirror's path or query may hold its token: the archive's name and the mirror's host are shown.
+  const file = new URL(tool.url).pathname.split('/').at(-1);
+  core.info(`Downloading ${file} from ${displayUrl(tool.url)}`);
   const archive = await tc.downloadTool(tool.url, undefined, undefined, tool.headers);
   const actual = await sha256File(archive);
   if (actual !== expected.sha256) throw new Error(`${file} has SHA-256 ${actual}, but ${expected.source} says ${expected.sha256}: not installing it`);
