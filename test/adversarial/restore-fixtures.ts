@@ -1,5 +1,6 @@
 // What the restore tests (restore-*.test.ts) share: backups made and hand-crafted in a local store,
 // a blob store that changes a backup between two downloads, and killing a tool the bundle runs.
+import { spawn, spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { readdirSync, readFileSync, writeFileSync, mkdirSync } from 'node:fs';
 import { request } from 'node:http';
@@ -126,6 +127,23 @@ export async function signalWhen(match: (argv: string[]) => boolean, ready: () =
     await new Promise((r) => setTimeout(r, 10));
   }
   return [];
+}
+
+/**
+ * Stops (SIGSTOP) the processes this test started that match once `ready()` holds, runs `during`, and
+ * lets them go on (SIGCONT) however it ends. A process of its own lets them go after a minute anyway:
+ * should `during` wait on them inside a synchronous call, this one could not.
+ */
+export async function whileStopped(match: (argv: string[]) => boolean, ready: () => boolean | Promise<boolean>, during: () => unknown): Promise<void> {
+  const stopped = await signalWhen(match, ready, 'SIGSTOP');
+  expect(stopped.length, 'a process to stop').toBeGreaterThan(0);
+  const letGo = spawn('sh', ['-c', `sleep 60; kill -CONT ${stopped.join(' ')}`], { stdio: 'ignore' });
+  try {
+    await during();
+  } finally {
+    letGo.kill();
+    spawnSync('kill', ['-CONT', ...stopped.map(String)]);
+  }
 }
 
 /** Waits until `done()` holds, failing after `timeoutMs`. */

@@ -4,7 +4,7 @@
 // between downloads, a second restore meeting a running one, the action's node killed. After each, a
 // full schema + data dump of the target (mariadb-dump with routines, triggers and events) is either
 // exactly as before or exactly the backup plus the others.
-import { spawn, spawnSync } from 'node:child_process';
+import { spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -15,7 +15,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startAzurite, type Azurite } from '../services/azurite';
 import { startMariaDb, type MariaDb } from '../services/mariadb';
 import { expectInputError } from './harness';
-import { backupDb, craftBackup, makeBackup, program, signalWhen, tamperingStore, until } from './restore-fixtures';
+import { backupDb, craftBackup, makeBackup, program, signalWhen, tamperingStore, until, whileStopped } from './restore-fixtures';
 
 let maria: MariaDb;
 let azurite: Azurite;
@@ -239,23 +239,14 @@ describe('MySQL/MariaDB restore: one at a time per database, leftovers of a kill
     const servers = databasesNow();
     const first = restore(target);
     // The first is held half way through its load (its client stopped), so the second surely meets it.
-    const stopped = await signalWhen(loader, inserting, 'SIGSTOP');
-    expect(stopped.length).toBeGreaterThan(0);
-    const resume = () => spawnSync('kill', ['-CONT', ...stopped.map(String)]);
-    // A second restore that waits on the first instead of stopping (and the dumps below behind it) is let go
-    // after a minute by a process of its own, since this one is then blocked in spawnSync, and fails below.
-    const letGo = spawn('sh', ['-c', `sleep 60; kill -CONT ${stopped.join(' ')}`], { stdio: 'ignore' });
-    try {
+    await whileStopped(loader, inserting, async () => {
       const before = state(target);
       const second = await restore(target);
       expect(second.exitCode, second.stdout).toBe(1);
       expect(second.stdout).toMatch(new RegExp(`::error::.*another restore into ${target} .*nothing was changed`));
       expect(state(target)).toBe(before);
       expect(stagingOf(target)).toHaveLength(1);
-    } finally {
-      letGo.kill();
-      resume();
-    }
+    });
     const run = await first;
     expect(run.exitCode, run.stdout + run.stderr).toBe(0);
     expect(state(target)).toBe(want);
@@ -284,13 +275,7 @@ describe('MySQL/MariaDB restore: one at a time per database, leftovers of a kill
     const before = state(target);
     const servers = databasesNow();
     const first = restore(target, { drop: 'true' });
-    const stopped = await signalWhen(loader, inserting, 'SIGSTOP');
-    expect(stopped.length).toBeGreaterThan(0);
-    try {
-      maria.sql(`KILL ${maria.sql(`SELECT IS_USED_LOCK('${lockOf(target)}')`).trim()}`);
-    } finally {
-      spawnSync('kill', ['-CONT', ...stopped.map(String)]);
-    }
+    await whileStopped(loader, inserting, () => maria.sql(`KILL ${maria.sql(`SELECT IS_USED_LOCK('${lockOf(target)}')`).trim()}`));
     const run = await first;
     expect(run.exitCode).toBe(1);
     expect(run.stdout).toMatch(/::error::.*the restore lost its lock .*Nothing was changed/);
@@ -305,14 +290,11 @@ describe('MySQL/MariaDB restore: one at a time per database, leftovers of a kill
     try {
       const first = restore(target);
       // The restore is held for longer than the lock's session may idle, before its load begins.
-      const stopped = await signalWhen(action, () => maria.sql(`SELECT IS_USED_LOCK('${lockOf(target)}') IS NOT NULL`).trim() === '1', 'SIGSTOP');
-      expect(stopped.length).toBeGreaterThan(0);
-      try {
+      const lockHeld = () => maria.sql(`SELECT IS_USED_LOCK('${lockOf(target)}') IS NOT NULL`).trim() === '1';
+      await whileStopped(action, lockHeld, async () => {
         await new Promise((r) => setTimeout(r, 3000));
-        expect(maria.sql(`SELECT IS_USED_LOCK('${lockOf(target)}') IS NOT NULL`).trim()).toBe('1');
-      } finally {
-        spawnSync('kill', ['-CONT', ...stopped.map(String)]);
-      }
+        expect(lockHeld()).toBe(true);
+      });
       const run = await first;
       expect(run.exitCode, run.stdout + run.stderr).toBe(0);
     } finally {

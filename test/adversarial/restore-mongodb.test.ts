@@ -17,7 +17,7 @@ import { Crc64 } from '../../packages/shared/src/backup/mongo/crc64';
 import { startAzurite, type Azurite } from '../services/azurite';
 import { startFerretDb, type FerretDb } from '../services/ferretdb';
 import { expectInputError } from './harness';
-import { backupDb, craftBackup, makeBackup, signalWhen, tamperingStore } from './restore-fixtures';
+import { backupDb, craftBackup, makeBackup, signalWhen, tamperingStore, whileStopped } from './restore-fixtures';
 
 let mongo: FerretDb;
 let azurite: Azurite;
@@ -192,9 +192,7 @@ describe('MongoDB restore: one at a time per database, leftovers of a killed one
     const db = await target();
     const first = restore(db);
     // The first is held (its node stopped) once it holds the lock, so the second surely meets it.
-    const stopped = await signalWhen(action, () => locked(db), 'SIGSTOP');
-    expect(stopped.length).toBeGreaterThan(0);
-    try {
+    await whileStopped(action, () => locked(db), async () => {
       const before = await state(db);
       const second = await restore(db);
       expect(second.exitCode, second.stdout).toBe(1);
@@ -202,9 +200,7 @@ describe('MongoDB restore: one at a time per database, leftovers of a killed one
       expect(await state(db)).toEqual(before);
       const meanwhile = await makeBackup({ uri: mongo.uri(db), storage: 'local', 'local-path': local }, secrets());
       expect(readFileSync(join(local, ...`${meanwhile}.manifest.json`.split('/')), 'utf8')).not.toContain('slipway_restore');
-    } finally {
-      for (const pid of stopped) process.kill(pid, 'SIGCONT');
-    }
+    });
     const run = await first;
     expect(run.exitCode, run.stdout + run.stderr).toBe(0);
     expect(await state(db)).toEqual(await expected());
