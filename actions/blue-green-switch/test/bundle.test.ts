@@ -268,6 +268,8 @@ describe('dist/blue-green-switch/index.js with Kubernetes', () => {
         { apiVersion: 'gateway.networking.k8s.io/v1', kind: 'HTTPRoute', metadata: { name: 'shop', namespace: ns }, spec: { rules: [{ backendRefs: [{ name: 'shop-blue', port: 80, weight: 100 }, { name: 'shop-green', port: 80, weight: 0 }] }] } },
       ]));
       for (const color of ['blue', 'green']) await cluster.kubectl(['-n', ns, 'rollout', 'status', `deployment/shop-${color}`, '--timeout=60s']);
+      // The switch refuses a backend without a ready endpoint.
+      await cluster.endpointsReady(ns, ['shop-blue', 'shop-green']);
       const route = async () => JSON.parse(await cluster.kubectl(['-n', ns, 'get', 'httproute', 'shop', '-o', 'json'])) as { metadata: { generation: number; annotations?: object }; spec: object };
       const inputs = {
         router: 'gateway-api', kubeconfig: cluster.kubeconfigContent, namespace: ns, route: 'shop', 'backend-blue': 'shop-blue', 'backend-green': 'shop-green',

@@ -263,6 +263,8 @@ describe('dist/canary-analyze/index.js with Kubernetes routers', () => {
       ingress('shop-canary', 'shop-canary', { namespace: ns, annotations: { 'nginx.ingress.kubernetes.io/canary': 'true', 'team.example/owner': 'shop' } }),
     ]));
     for (const track of ['stable', 'canary']) await cluster.kubectl(['-n', ns, 'rollout', 'status', `deployment/shop-${track}`, '--timeout=60s']);
+    // Traffic goes only to a backend with a ready endpoint.
+    await cluster.endpointsReady(ns, ['shop-stable', 'shop-canary']);
     // Metrics come from the demo instances on loopback, loaded directly: the cluster has no data plane.
     const load = [startLoad(stable.url, 40), startLoad(canary.url, 40)];
     const env = { ...RUN_ENV, PATH: cluster.env.PATH ?? '' };
