@@ -85,6 +85,22 @@ export class SaasFake {
     this.scripts.set(service, [...(this.scripts.get(service) ?? []), ...answers]);
   }
 
+  /**
+   * The next GitHub API answer is a rate limit, as GitHub sends it ("Rate limits for the REST API"): a
+   * secondary limit is 403 with `retry-after`; an exhausted primary limit is 403 with
+   * `x-ratelimit-remaining: 0` and `x-ratelimit-reset` (epoch seconds), here a second from now.
+   */
+  rateLimit(kind: 'secondary' | 'primary'): void {
+    const docs = 'https://docs.github.com/rest/using-the-rest-api/rate-limits-for-the-rest-api';
+    const json = { 'content-type': 'application/json; charset=utf-8', 'x-github-request-id': 'SLIPWAY:0001' };
+    if (kind === 'secondary') {
+      this.script('github', { status: 403, headers: { ...json, 'retry-after': '1' }, body: JSON.stringify({ message: 'You have exceeded a secondary rate limit. Please wait a few minutes before you try again.', documentation_url: `${docs}#about-secondary-rate-limits`, status: '403' }) });
+    } else {
+      const reset = String(Math.ceil(Date.now() / 1000) + 1);
+      this.script('github', { status: 403, headers: { ...json, 'x-ratelimit-limit': '1000', 'x-ratelimit-remaining': '0', 'x-ratelimit-used': '1000', 'x-ratelimit-reset': reset, 'x-ratelimit-resource': 'core' }, body: JSON.stringify({ message: 'API rate limit exceeded for installation ID 1.', documentation_url: `${docs}#exceeding-the-rate-limit`, status: '403' }) });
+    }
+  }
+
   of(service: string): Received[] {
     return this.received.filter((r) => r.service === service);
   }

@@ -2,7 +2,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { runEnv } from '../../../test/helpers/run-env';
 import { runAction } from '../../../test/helpers/action';
 import { freePort } from '../../../test/helpers/net';
-import { PAGERDUTY_KEY, SLACK_CHANNEL_ID, SLACK_TOKEN, SaasFake, WEBHOOK_SECRET } from '../../../test/fakes/saas';
+import { GITHUB_TOKEN, PAGERDUTY_KEY, SLACK_CHANNEL_ID, SLACK_TOKEN, SaasFake, WEBHOOK_SECRET } from '../../../test/fakes/saas';
 import { SMTP_PASS, startSmtp, type Smtp } from '../../../test/fakes/smtp';
 
 const RUN_ENV = runEnv('77');
@@ -119,5 +119,24 @@ describe('dist/notify/index.js as the runner runs it', () => {
     expect(run.stdout).toContain(`::error::Input 'email-to' is invalid: got "ops at acme"; expected an e-mail address`);
     expect(fake.received).toHaveLength(0);
     expect(withoutMaskCommands(run.stdout)).not.toContain(SMTP_PASS);
+  });
+});
+
+describe('dist/notify/index.js and GitHub\'s rate limits', () => {
+  // notify-on: change looks up this run and the previous one on its branch.
+  const runs = [
+    { id: 77, workflow_id: 7, head_branch: 'main', conclusion: null, status: 'in_progress', created_at: '2026-11-22T10:00:00Z' },
+    { id: 76, workflow_id: 7, head_branch: 'main', conclusion: 'success', status: 'completed', created_at: '2026-11-21T10:00:00Z' },
+  ];
+  it.each(['secondary', 'primary'] as const)('a %s rate limit is waited for and retried: an unchanged status still sends nothing', async (kind) => {
+    fake.reset();
+    fake.runs = runs;
+    fake.rateLimit(kind);
+    const run = await runAction('notify', { status: 'success', 'notify-on': 'change', 'github-token': GITHUB_TOKEN, 'webhook-url': fake.urls().webhook }, { ...RUN_ENV, GITHUB_API_URL: fake.urls().github });
+    expect(run.exitCode, run.stdout).toBe(0);
+    expect(run.stdout).toMatch(/GitHub API \(this run\): HTTP 403; retrying in \d/);
+    expect(fake.of('github').map((r) => r.path.split('?')[0])).toEqual(['/github/repos/acme/shop/actions/runs/77', '/github/repos/acme/shop/actions/runs/77', '/github/repos/acme/shop/actions/workflows/7/runs']);
+    expect(run.outputs.sent).toBe('false');
+    expect(fake.of('webhook')).toHaveLength(0);
   });
 });

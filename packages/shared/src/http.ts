@@ -36,8 +36,8 @@ export class HttpError extends Error {
 }
 
 /**
- * Sends a request, retrying network errors, timeouts, 429 and 5xx with exponential backoff and full
- * jitter, and honouring Retry-After. Returns the last response whatever its status (callers decide what
+ * Sends a request, retrying network errors, timeouts, 429, 5xx and what `policy.retryWhen` names with
+ * exponential backoff and full jitter, and honouring Retry-After (or an exhausted rate limit's reset). Returns the last response whatever its status (callers decide what
  * is a failure, as some APIs answer 200 with an error inside); throws HttpError when no response came,
  * or when the answer was a redirect that may not be followed (see followRedirects).
  */
@@ -52,12 +52,12 @@ export async function request(req: HttpRequest, policy: RetryPolicy): Promise<Ht
       const response = await followRedirects(req, url, AbortSignal.timeout(policy.timeoutMs));
       if (!(response instanceof Response)) throw new HttpError(`${req.label}: HTTP ${response.status} ${response.why} (after ${attempts(attempt)})`, attempt, response.status);
       const body = await response.text();
-      const retryable = response.status === 429 || response.status >= 500;
+      const retryable = response.status === 429 || response.status >= 500 || policy.retryWhen?.(response.status, response.headers) === true;
       if (!retryable || attempt >= attemptsAllowed) {
         return { status: response.status, ok: response.ok, headers: response.headers, body, attempts: attempt };
       }
       reason = `HTTP ${response.status}`;
-      const retryAfter = parseRetryAfter(response.headers.get('retry-after'));
+      const retryAfter = parseRetryAfter(response.headers.get('retry-after')) ?? rateLimitReset(response.headers);
       wait = retryAfter === undefined ? backoff(attempt, policy) : Math.min(retryAfter, maxRetryAfterMs);
     } catch (error) {
       // A refused redirect is final: the same request would be sent the same way again.
@@ -156,6 +156,13 @@ export function parseRetryAfter(value: string | null, now = Date.now()): number 
   if (/^\d+(\.\d+)?$/.test(value.trim())) return Math.ceil(Number(value) * 1000);
   const date = Date.parse(value);
   return Number.isNaN(date) ? undefined : Math.max(0, date - now);
+}
+
+/** An exhausted rate limit's wait: `x-ratelimit-remaining: 0` until `x-ratelimit-reset` (epoch seconds), as GitHub sends them. */
+export function rateLimitReset(headers: Headers, now = Date.now()): number | undefined {
+  const reset = Number(headers.get('x-ratelimit-reset'));
+  if (headers.get('x-ratelimit-remaining') !== '0' || !Number.isFinite(reset) || reset <= 0) return undefined;
+  return Math.max(0, reset * 1000 - now);
 }
 
 function describeFetchError(error: unknown, timeoutMs: number): string {

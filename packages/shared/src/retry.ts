@@ -11,6 +11,8 @@ export interface RetryPolicy {
   maxDelayMs?: number;
   /** A server asking to wait longer than this (Retry-After) is waited for this long at most. */
   maxRetryAfterMs?: number;
+  /** An answer besides 429 and 5xx that asks to be retried later (GitHub's rate limits answer 403). */
+  retryWhen?: (status: number, headers: Headers) => boolean;
 }
 
 export const RETRY_DEFAULTS = { baseDelayMs: 500, maxDelayMs: 30_000, maxRetryAfterMs: 60_000 };

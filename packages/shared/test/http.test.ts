@@ -1,6 +1,6 @@
 import type { IncomingHttpHeaders } from 'node:http';
 import { afterEach, describe, expect, it } from 'vitest';
-import { HttpError, parseRetryAfter, postJson, request, requestOk } from '../src/index';
+import { HttpError, githubRateLimited, parseRetryAfter, postJson, request, requestOk } from '../src/index';
 import { freePort, listen, readBody, type Listening } from '../../../test/helpers/net';
 
 const fast = { retries: 3, timeoutMs: 2000, baseDelayMs: 10, maxDelayMs: 50 };
@@ -38,6 +38,8 @@ async function recording(answer: (path: string) => { status: number; headers?: R
 /** A server answering each request with the next of the given answers (the last one repeats). */
 async function answering(...answers: { status: number; headers?: Record<string, string>; body?: string; delayMs?: number }[]) {
   const seen: number[] = [];
+  // A test may start several: all are closed after it.
+  if (server) others.push(server);
   server = await listen((req, res) => {
     seen.push(Date.now());
     const a = answers[Math.min(seen.length - 1, answers.length - 1)]!;
@@ -67,6 +69,22 @@ describe('http', () => {
     const response = await request({ url, label: 'test' }, fast);
     expect(response.attempts).toBe(1);
     expect(seen).toHaveLength(1);
+  });
+
+  it('with GitHub\'s policy, retries a 403 rate limit (retry-after, or an exhausted limit until its reset) but not a 403 for a missing permission', async () => {
+    const github = { ...fast, retryWhen: githubRateLimited };
+    const secondary = await answering({ status: 403, headers: { 'retry-after': '1' } }, { status: 200, body: 'ok' });
+    expect(await request({ url: secondary.url, label: 'test' }, github)).toMatchObject({ status: 200, attempts: 2 });
+    expect(secondary.seen[1]! - secondary.seen[0]!).toBeGreaterThanOrEqual(950);
+    const reset = String(Math.ceil(Date.now() / 1000) + 1);
+    const primary = await answering({ status: 403, headers: { 'x-ratelimit-remaining': '0', 'x-ratelimit-reset': reset } }, { status: 200, body: 'ok' });
+    expect(await request({ url: primary.url, label: 'test' }, github)).toMatchObject({ status: 200, attempts: 2 });
+    expect(primary.seen[1]!).toBeGreaterThanOrEqual(Number(reset) * 1000 - 50);
+    const forbidden = await answering({ status: 403, headers: { 'x-ratelimit-remaining': '4999' }, body: 'Resource not accessible by integration' });
+    expect(await request({ url: forbidden.url, label: 'test' }, github)).toMatchObject({ status: 403, attempts: 1 });
+    // Without GitHub's policy a 403 is final, whatever it says.
+    const other = await answering({ status: 403, headers: { 'retry-after': '1' } });
+    expect(await request({ url: other.url, label: 'test' }, fast)).toMatchObject({ status: 403, attempts: 1 });
   });
 
   it('times out each attempt and retries', async () => {

@@ -1,4 +1,5 @@
 import type { RunContext } from '../context';
+import { githubHeaders, githubRateLimited, repoEndpoint } from '../github-api';
 import { requestOk } from '../http';
 import type { RetryPolicy } from '../retry';
 import type { Status } from './message';
@@ -27,20 +28,16 @@ interface WorkflowRun {
  * GitHub REST API; undefined when there is none.
  */
 export async function previousRunStatus(context: RunContext, token: string, policy: RetryPolicy): Promise<string | undefined> {
-  const headers = {
-    accept: 'application/vnd.github+json',
-    authorization: `Bearer ${token}`,
-    'x-github-api-version': '2022-11-28',
-    'user-agent': 'slipway-notify',
-  };
-  const base = `${context.apiUrl}/repos/${context.repo}/actions`;
+  const api = { url: context.apiUrl, token, repo: context.repo };
+  const headers = githubHeaders(api);
+  const github = { ...policy, retryWhen: githubRateLimited };
   const current = JSON.parse(
-    (await requestOk({ label: 'GitHub API (this run)', url: `${base}/runs/${encodeURIComponent(context.runId)}`, headers }, policy)).body,
+    (await requestOk({ label: 'GitHub API (this run)', url: repoEndpoint(api, `/actions/runs/${encodeURIComponent(context.runId)}`), headers }, github)).body,
   ) as WorkflowRun;
   const query = new URLSearchParams({ status: 'completed', per_page: '20', exclude_pull_requests: 'true' });
   if (current.head_branch) query.set('branch', current.head_branch);
   const list = JSON.parse(
-    (await requestOk({ label: 'GitHub API (previous runs)', url: `${base}/workflows/${current.workflow_id}/runs?${query}`, headers }, policy)).body,
+    (await requestOk({ label: 'GitHub API (previous runs)', url: repoEndpoint(api, `/actions/workflows/${current.workflow_id}/runs?${query}`), headers }, github)).body,
   ) as { workflow_runs: WorkflowRun[] };
   const previous = list.workflow_runs
     .filter((run) => run.id !== current.id && run.created_at < current.created_at)
