@@ -37,9 +37,10 @@ export class HttpError extends Error {
 
 /**
  * Sends a request, retrying network errors, timeouts, 429, 5xx and what `policy.retryWhen` names with
- * exponential backoff and full jitter, and honouring Retry-After (or an exhausted rate limit's reset). Returns the last response whatever its status (callers decide what
- * is a failure, as some APIs answer 200 with an error inside); throws HttpError when no response came,
- * or when the answer was a redirect that may not be followed (see followRedirects).
+ * exponential backoff and full jitter, and honouring Retry-After (or an exhausted rate limit's reset).
+ * Returns the last response whatever its status (callers decide what is a failure, as some APIs answer
+ * 200 with an error inside); throws HttpError when no response came, or when the answer was a redirect
+ * that may not be followed (see followRedirects).
  */
 export async function request(req: HttpRequest, policy: RetryPolicy): Promise<HttpResponse> {
   const { maxRetryAfterMs } = { ...RETRY_DEFAULTS, ...policy };
