@@ -1,5 +1,5 @@
 import { spawn } from 'node:child_process';
-import { Readable } from 'node:stream';
+import { Readable, type Writable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { redact } from './secrets/index';
 
@@ -179,6 +179,40 @@ export async function* streamCommand(command: string, args: readonly string[], o
  * If the source fails part-way (a wrong key, a damaged file), the command is killed and that error is
  * thrown, so a restore never completes on partial input.
  */
+/**
+ * Writes `source` to a command's stdin, returning what went wrong on this side: the source's error, or
+ * the pipe's. A command that stopped reading (it exited, perhaps having read all it needs) is not an
+ * error here, its exit status says why: the pipe reports that as EPIPE, or as its stdin closing before
+ * the end (ERR_STREAM_PREMATURE_CLOSE) when no write was in flight, depending on timing.
+ */
+export async function writeToStdin(source: AsyncIterable<Uint8Array>, stdin: Writable): Promise<unknown> {
+  let failed: unknown;
+  // Only what the source throws is the source's error: the pipe's own comes back in through throw().
+  async function* read(): AsyncGenerator<Uint8Array> {
+    const iterator = source[Symbol.asyncIterator]();
+    try {
+      for (;;) {
+        const next = await iterator.next().catch((error: unknown) => {
+          failed = error ?? new Error('the source failed');
+          throw error;
+        });
+        if (next.done) return;
+        yield next.value;
+      }
+    } finally {
+      await iterator.return?.();
+    }
+  }
+  try {
+    await pipeline(Readable.from(read()), stdin);
+    return undefined;
+  } catch (error) {
+    if (failed !== undefined) return failed;
+    const code = (error as NodeJS.ErrnoException).code;
+    return code === 'EPIPE' || code === 'ERR_STREAM_PREMATURE_CLOSE' ? undefined : error;
+  }
+}
+
 export async function feedCommand(command: string, args: readonly string[], source: AsyncIterable<Uint8Array>, options: StreamOptions & { onStdout?: (text: string) => void } = {}): Promise<ExecResult> {
   const secrets = options.secrets ?? [];
   const display = redact([command, ...args].join(' '), secrets);
@@ -198,16 +232,8 @@ export async function feedCommand(command: string, args: readonly string[], sour
     child.once('error', (error: NodeJS.ErrnoException) => reject(startError(command, error, secrets, { exitCode: -1, stdout: '', stderr, durationMs: 0 })));
     child.once('close', (code, signal) => resolve({ code, signal }));
   });
-  let sourceError: unknown;
-  try {
-    await pipeline(Readable.from(source), child.stdin);
-  } catch (error) {
-    // EPIPE means the command stopped reading: its exit status says why.
-    if ((error as NodeJS.ErrnoException).code !== 'EPIPE') {
-      sourceError = error;
-      child.kill('SIGTERM');
-    }
-  }
+  const sourceError = await writeToStdin(source, child.stdin);
+  if (sourceError) child.kill('SIGTERM');
   const { code, signal } = await closed;
   if (sourceError) throw sourceError;
   const result = { exitCode: code ?? 128, stdout, stderr: redact(stderr, secrets), durationMs: performance.now() - started };

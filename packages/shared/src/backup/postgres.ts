@@ -4,9 +4,7 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
-import { Readable } from 'node:stream';
-import { pipeline } from 'node:stream/promises';
-import { exec, feedCommand, streamCommand } from '../exec';
+import { exec, feedCommand, streamCommand, writeToStdin } from '../exec';
 import { InputError, checkDatabaseUri } from '../inputs';
 import { formatDatabaseUri, parseDatabaseUri, redact } from '../secrets/index';
 import { selector } from './glob';
@@ -379,13 +377,8 @@ function pgRestoreScript(source: AsyncIterable<Uint8Array>, args: readonly strin
     child.once('close', (code, signal) => resolve({ code, signal }));
   });
   const done = (async () => {
-    let sourceError: unknown;
-    await pipeline(Readable.from(source), child.stdin).catch((error: NodeJS.ErrnoException) => {
-      // EPIPE: pg_restore stopped reading, and its exit status says why.
-      if (error.code === 'EPIPE') return;
-      sourceError = error;
-      child.kill('SIGTERM');
-    });
+    const sourceError = await writeToStdin(source, child.stdin);
+    if (sourceError) child.kill('SIGTERM');
     const { code, signal } = await closed;
     if (sourceError) throw sourceError;
     if (code !== 0) throw new Error(`pg_restore ${signal ? `was killed by ${signal}` : `exited with code ${code}`}${stderr.trim() ? `: ${stderr.trim()}` : ''}`);
