@@ -84,6 +84,10 @@ function withOlderCopy(): string {
   return name;
 }
 
+/** The client loading the dump, and whether it is inserting the backup's largest table. */
+const loader = program('mariadb', { having: '--binary-mode', without: '--batch' });
+const inserting = () => maria.sql(`SELECT COUNT(*) FROM information_schema.PROCESSLIST WHERE INFO LIKE 'INSERT INTO \`orders\`%'`).trim() !== '0';
+
 const restore = (target: string, inputs: Record<string, string> = {}) =>
   backupDb({ mode: 'restore', storage: 'local', 'local-path': local, 'target-uri': maria.uri(target), databases: 'source', backup, ...inputs }, secrets());
 
@@ -143,8 +147,7 @@ describe('MySQL/MariaDB restore: staged in a scratch database, swapped in by one
     const target = database(OTHERS);
     const before = state(target);
     const servers = databasesNow();
-    const inserting = () => maria.sql(`SELECT COUNT(*) FROM information_schema.PROCESSLIST WHERE INFO LIKE 'INSERT INTO \`orders\`%'`).trim() !== '0';
-    const [run, killed] = await Promise.all([restore(target), signalWhen(program('mariadb', { having: '--binary-mode', without: '--batch' }), inserting)]);
+    const [run, killed] = await Promise.all([restore(target), signalWhen(loader, inserting)]);
     expect(state(target)).toBe(before);
     expect(killed.length).toBeGreaterThan(0);
     expect(run.exitCode).toBe(1);
@@ -228,8 +231,6 @@ describe('MySQL/MariaDB restore: staged in a scratch database, swapped in by one
 });
 
 describe('MySQL/MariaDB restore: one at a time per database, leftovers of a killed one cleared', () => {
-  const inserting = () => maria.sql(`SELECT COUNT(*) FROM information_schema.PROCESSLIST WHERE INFO LIKE 'INSERT INTO \`orders\`%'`).trim() !== '0';
-  const loader = program('mariadb', { having: '--binary-mode', without: '--batch' });
   const action = (argv: string[]) => argv[1]?.endsWith(join('backup-db', 'index.js')) === true;
   const stagingOf = (target: string) => maria.sql(`SHOW DATABASES LIKE '${target}\\_restore\\_%'`).trim().split('\n').filter(Boolean);
 
@@ -291,7 +292,7 @@ describe('MySQL/MariaDB restore: one at a time per database, leftovers of a kill
     let run: Awaited<ReturnType<typeof restore>>;
     try {
       const first = restore(target);
-      // The restore is held for longer than the lock's session may idle, before its load begins.
+      // The restore is held (its node stopped) for longer than the lock's session may idle.
       const lockHeld = () => maria.sql(`SELECT IS_USED_LOCK('${lockOf(target)}') IS NOT NULL`).trim() === '1';
       // Stopped between its queries: a client of its own that the stop kept from sending its query would idle past the timeout too.
       const betweenQueries = () => lockHeld() && ourProcesses(program('mariadb', { without: '--unbuffered' })).length === 0;
