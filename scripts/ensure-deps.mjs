@@ -22,6 +22,7 @@ const SYSTEM = [
   { command: 'zstd', pkg: 'zstd', why: 'the standard zstd CLI reads what backups compress' },
   { command: 'unzip', pkg: 'unzip', why: 'kubectl and helm come zipped in an npm package' },
   { command: 'nginx', pkg: 'nginx', why: 'the nginx traffic router is tested against a real nginx', demo: true },
+  { command: 'zip', pkg: 'zip', why: 'Helm\'s Windows releases are .zip archives; a test zips one as they are laid out' },
   { command: 'prometheus', pkg: 'prometheus', why: 'watch queries and canary analysis read a real Prometheus', demo: true },
   // The client tools often come without the server; look for the server binary itself.
   { command: 'mariadbd', pkg: 'mariadb-server', why: 'MariaDB server for backup tests' },

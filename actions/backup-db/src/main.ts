@@ -1,5 +1,5 @@
 import * as core from '@actions/core';
-import { RunMetrics, addTable, formatDuration, getContext, pushMetrics, redact, run, writeSummary } from '@slipway/shared';
+import { RunMetrics, addTable, checkPlatform, formatDuration, getContext, pushMetrics, redact, run, writeSummary } from '@slipway/shared';
 import * as backup from '@slipway/shared/backup';
 import { readInputs, type BackupDbConfig } from './inputs';
 
@@ -174,3 +174,4 @@ run(async () => {
     await pushMetrics(metrics, config.metricsPushgateway, getContext(), ok && config.mode === 'backup', { grouping: { engine: config.engine, database } });
   }
 });
+  checkPlatform('backup-db', { platforms: ['linux', 'darwin'] }); // Verification reads PostgreSQL dumps through pg_restore into /dev/null, which Windows lacks.

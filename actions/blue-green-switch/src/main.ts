@@ -1,5 +1,5 @@
 import * as core from '@actions/core';
-import { InputError, Timeline, addTable, checkEndpoint, contextVars, escapeHtml, formatDuration, getContext, renderTemplate, run, sleep, writeSummary } from '@slipway/shared';
+import { InputError, Timeline, addTable, checkEndpoint, checkPlatform, contextVars, escapeHtml, formatDuration, getContext, renderTemplate, run, sleep, writeSummary } from '@slipway/shared';
 import * as routing from '@slipway/shared/routing';
 import { COLORS, other, probed, readInputs, type Color } from './inputs';
 
@@ -21,6 +21,7 @@ function earlierAttempt(last: routing.SwitchRecord | undefined, reason: string, 
 }
 
 run(async () => {
+  checkPlatform('blue-green-switch', { platforms: ['linux', 'darwin'] }); // The nginx router finds nginx's master process with `ps`; nothing here runs it on Windows.
   const config = readInputs();
   const context = getContext();
   const timeline = new Timeline();

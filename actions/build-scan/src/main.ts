@@ -2,7 +2,7 @@ import * as core from '@actions/core';
 import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
-import { Timeline, addTable, defaultBranch, getContext, run, writeSummary } from '@slipway/shared';
+import { Timeline, addTable, checkPlatform, defaultBranch, getContext, run, writeSummary } from '@slipway/shared';
 import * as image from '@slipway/shared/image';
 import { readInputs } from './inputs';
 
@@ -11,6 +11,7 @@ const SEVERITY_ORDER = new Map(image.SEVERITIES.map((s, i) => [s, i]));
 const SUMMARY_ROWS = 200;
 
 run(async () => {
+  checkPlatform('build-scan', { platforms: ['linux'], arches: ['x64', 'arm64'] }); // buildah is Linux-only, and the pinned Trivy and Grype archives are Linux x64 and arm64 builds.
   const context = getContext();
   const config = readInputs({ ...context, defaultBranch: defaultBranch() });
   const timeline = new Timeline();

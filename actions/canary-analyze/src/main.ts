@@ -1,11 +1,12 @@
 import * as core from '@actions/core';
-import { RunMetrics, escapeHtml, formatDuration, getContext, pushMetrics, run, writeSummary } from '@slipway/shared';
+import { RunMetrics, checkPlatform, escapeHtml, formatDuration, getContext, pushMetrics, run, writeSummary } from '@slipway/shared';
 import * as canary from '@slipway/shared/canary';
 import * as routing from '@slipway/shared/routing';
 import { readInputs } from './inputs';
 
 run(async () => {
   const config = await readInputs();
+  checkPlatform('canary-analyze', { platforms: ['linux', 'darwin'] }); // The nginx router finds nginx's master process with `ps`; nothing here runs it on Windows.
   const context = getContext();
   const metrics = new RunMetrics('canary_analyze');
   const definitions = new Map(config.analysis.metrics.map((m) => [m.name, m]));

@@ -2,7 +2,7 @@ import * as core from '@actions/core';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { tmpdir } from 'node:os';
-import { InputError, KubeconfigFile, Timeline, addDetails, addTable, createDeployment, createDeploymentStatus, exec, getContext, run, writeSummary, type GitHubApi } from '@slipway/shared';
+import { InputError, KubeconfigFile, Timeline, addDetails, addTable, checkPlatform, createDeployment, createDeploymentStatus, exec, getContext, run, writeSummary, type GitHubApi } from '@slipway/shared';
 import * as helm from '@slipway/shared/helm';
 import { Kubectl } from '@slipway/shared/routing';
 import { readInputs, type HelmDeployConfig } from './inputs';
@@ -20,6 +20,7 @@ async function helmBinary(config: HelmDeployConfig): Promise<string> {
 }
 
 run(async () => {
+  checkPlatform('helm-deploy', { platforms: ['linux', 'darwin', 'win32'] });
   const config = readInputs();
   const context = getContext();
   const timeline = new Timeline();

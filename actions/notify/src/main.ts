@@ -1,8 +1,9 @@
 import * as core from '@actions/core';
-import { RunMetrics, pushMetrics, run, writeSummary, notify } from '@slipway/shared';
+import { RunMetrics, checkPlatform, pushMetrics, run, writeSummary, notify } from '@slipway/shared';
 import { readInputs } from './inputs';
 
 run(async () => {
+  checkPlatform('notify', { platforms: ['linux', 'darwin', 'win32'] });
   const metrics = new RunMetrics('notify');
   const config = await readInputs();
   const report = await notify.notify(config);

@@ -3,6 +3,7 @@ export * from './secrets/index';
 export * from './duration';
 export * from './context';
 export * from './run';
+export * from './platform';
 export * from './exec';
 export * from './retry';
 export * from './http';

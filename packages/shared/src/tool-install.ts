@@ -17,7 +17,7 @@ export interface VerifiedTool {
   /** Tool cache name, e.g. `helm`. */
   name: string;
   version: string;
-  /** The .tar.gz archive to download. */
+  /** The archive to download: a .zip (Windows releases) or a .tar.gz. */
   url: string;
   /**
    * The SHA-256 it must have (lowercase hex) and who says so, for the error when it differs. Asked
@@ -51,7 +51,8 @@ export async function installVerifiedTool(tool: VerifiedTool): Promise<string> {
   const archive = await tc.downloadTool(tool.url, undefined, undefined, tool.headers);
   const actual = await sha256File(archive);
   if (actual !== expected.sha256) throw new Error(`${file} has SHA-256 ${actual}, but ${expected.source} says ${expected.sha256}: not installing it`);
-  const extracted = await tc.extractTar(archive);
+  // On Windows the tool cache unzips with PowerShell, elsewhere with unzip.
+  const extracted = file?.endsWith('.zip') ? await tc.extractZip(archive) : await tc.extractTar(archive);
   const dir = await tc.cacheDir(join(extracted, tool.folder ?? ''), cacheName, tool.version);
   core.info(`${tool.name} ${tool.version} installed (SHA-256 ${actual} verified against ${expected.source})`);
   return dir;
