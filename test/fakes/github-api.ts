@@ -27,6 +27,19 @@ export interface GitHubRequest {
   problems: string[];
 }
 
+/**
+ * OpenAPI 3.0's `nullable` beside `oneOf` or `anyOf` without a `type` (as in issues/create's
+ * `milestone`), which JSON Schema lacks: written as "or null", so Ajv can compile it.
+ */
+function jsonSchema(node: unknown): unknown {
+  if (Array.isArray(node)) return node.map(jsonSchema);
+  if (!node || typeof node !== 'object') return node;
+  const { nullable, ...rest } = node as Record<string, unknown>;
+  const converted = Object.fromEntries(Object.entries(rest).map(([k, v]) => [k, jsonSchema(v)]));
+  if (nullable === true && !('type' in rest)) return { anyOf: [converted, { type: 'null' }] };
+  return nullable === undefined ? converted : { ...converted, nullable };
+}
+
 let spec: Spec | undefined;
 /** The description is 70 MB: read once per test file. */
 function loadSpec(): Spec {
@@ -39,6 +52,8 @@ export interface GitHubApi {
   requests: GitHubRequest[];
   /** SARIF logs uploaded to code scanning, decoded, by upload id. */
   sarifs: Map<string, object>;
+  /** Issues created, as GitHub stores them. */
+  issues: { number: number; title: string; body: string; labels: string[]; html_url: string }[];
   stop(): Promise<void>;
 }
 
@@ -54,6 +69,7 @@ export async function startGitHubApi(token: string): Promise<GitHubApi> {
   const requests: GitHubRequest[] = [];
   const sarifs = new Map<string, object>();
   const sarifErrors = new Map<string, string[]>();
+  const issues: GitHubApi['issues'] = [];
   let nextDeployment = 1000;
   let nextStatus = 1;
 
@@ -80,7 +96,7 @@ export async function startGitHubApi(token: string): Promise<GitHubApi> {
       }
       let validate = validators.get(operation.operationId);
       if (!validate) {
-        validate = ajv.compile({ ...schema, additionalProperties: false });
+        validate = ajv.compile({ ...(jsonSchema(schema) as object), additionalProperties: false });
         validators.set(operation.operationId, validate);
       }
       if (record.body && !validate(record.body)) record.problems.push(...(validate.errors ?? []).map((e) => `${e.instancePath || 'body'} ${e.message ?? ''} ${JSON.stringify(e.params)}`));
@@ -114,9 +130,24 @@ export async function startGitHubApi(token: string): Promise<GitHubApi> {
         if (!errors) return send(404, { message: 'Not Found' });
         return send(200, { processing_status: errors.length ? 'failed' : 'complete', analyses_url: `${base}/code-scanning/analyses?sarif_id=${id}`, errors: errors.length ? errors : null });
       }
+      case 'issues/create': {
+        const body = record.body as { title: string; body?: string; labels?: (string | { name?: string })[] };
+        const issue = { number: issues.length + 1, title: String(body.title), body: body.body ?? '', labels: (body.labels ?? []).map((l) => (typeof l === 'string' ? l : (l.name ?? ''))), html_url: `https://github.com/${owner}/${repo}/issues/${issues.length + 1}` };
+        issues.push(issue);
+        return send(201, { id: 5000 + issue.number, number: issue.number, title: issue.title, body: issue.body, state: 'open', html_url: issue.html_url, url: `${base}/issues/${issue.number}`, labels: issue.labels.map((name) => ({ name })) });
+      }
+      case 'issues/list-for-repo': {
+        // Filtered by label (all given) and paged as GitHub does; state=all lists closed ones too.
+        const labels = (url.searchParams.get('labels') ?? '').split(',').filter(Boolean);
+        const perPage = Number(url.searchParams.get('per_page') ?? 30);
+        const page = Number(url.searchParams.get('page') ?? 1);
+        if (!(perPage >= 1 && perPage <= 100) || !(page >= 1)) return send(422, { message: 'Validation Failed' });
+        const matching = issues.filter((i) => labels.every((l) => i.labels.includes(l))).reverse();
+        return send(200, matching.slice((page - 1) * perPage, page * perPage).map((i) => ({ id: 5000 + i.number, number: i.number, title: i.title, body: i.body, state: 'open', html_url: i.html_url, labels: i.labels.map((name) => ({ name })) })));
+      }
       default:
         return send(501, { message: `${operation.operationId} is not answered by the test stand-in` });
     }
   });
-  return { url: listening.url, requests, sarifs, stop: () => listening.close() };
+  return { url: listening.url, requests, sarifs, issues, stop: () => listening.close() };
 }

@@ -80,6 +80,8 @@ export async function runAct(options: {
   payload?: unknown;
   secrets?: Record<string, string>;
   env?: Record<string, string>;
+  /** Variables act sets in the job (`--env`), e.g. GITHUB_API_URL, which act otherwise fixes itself. */
+  jobEnv?: Record<string, string>;
   localRepositories?: Record<string, string>;
   timeoutMs?: number;
 }): Promise<ActRun> {
@@ -94,6 +96,7 @@ export async function runAct(options: {
     '-P', 'ubuntu-latest=-self-hosted',
     '--secret-file', secretFile,
     ...(options.payload === undefined ? [] : ['--eventpath', eventFile(home, options.payload)]),
+    ...Object.entries(options.jobEnv ?? {}).flatMap(([k, v]) => ['--env', `${k}=${v}`]),
     '--no-cache-server',
     '--action-offline-mode',
     ...Object.entries(locals).flatMap(([from, to]) => ['--local-repository', `${from}=${to}`]),

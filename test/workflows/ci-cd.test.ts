@@ -155,7 +155,7 @@ describe('ci-cd.yml', () => {
     });
   }, 600_000);
 
-  it('with strategy: canary, deploys <release>-canary and promotes it step by step on Prometheus', async () => {
+  it('with strategy: canary, deploys <release>-canary, promotes it step by step on Prometheus, then upgrades <release> to it and removes the canary', async () => {
     const { run, tag, samples } = await pipeline({
       strategy: 'canary',
       'production-url': stack.canaryRouter.url,
@@ -165,10 +165,15 @@ describe('ci-cd.yml', () => {
       'canary-interval': '1s',
       'canary-query-window': '3s',
       'canary-min-requests': '10',
+      'canary-stable-health-url': `${stack.stable.url}/healthz`,
+      'canary-verify-duration': '3s',
     });
     expect(run.exitCode, log(run)).toBe(0);
-    expect(await image(production, 'shop-canary')).toBe(`${registry.host}/acme/shop:${tag}`);
-    expect(readFileSync(stack.canaryRouter.upstreamFile, 'utf8')).toMatch(new RegExp(`server ${stack.canary.address} weight=100;`));
+    // The release finished: stable (`shop`) upgraded to the new image and serving everything, the canary gone.
+    expect(await image(production, 'shop')).toBe(`${registry.host}/acme/shop:${tag}`);
+    expect(run.log).toContain('the canary release shop-canary was uninstalled');
+    await expect(cluster.kubectl(['-n', production, 'get', 'deployment', 'shop-canary'])).rejects.toThrow(/not found/);
+    expect(readFileSync(stack.canaryRouter.upstreamFile, 'utf8')).toMatch(new RegExp(`server ${stack.stable.address} weight=100;`));
     expect(samples.filter((s) => s.error || s.status !== 200)).toEqual([]);
     const sent = stack.sink.of('webhook');
     expect(sent.map((r) => r.problems)).toEqual([[]]);

@@ -2,14 +2,21 @@
 // workflow in a user's repository, against the real services: the backup lands verified in Azurite,
 // traffic moves to green under load, a canary is promoted, a failing one is rolled back, and the
 // webhook sink receives each notification.
-import { readFileSync } from 'node:fs';
+import { cpSync, readFileSync } from 'node:fs';
+import { randomBytes } from 'node:crypto';
+import { join } from 'node:path';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { WEBHOOK_SECRET } from '../fakes/saas';
+import { useCluster, type TestCluster } from '../cluster/use-cluster';
+import { startGitHubApi, type GitHubApi } from '../fakes/github-api';
+import { GITHUB_TOKEN, WEBHOOK_SECRET } from '../fakes/saas';
+import { exec } from '../../packages/shared/src/exec';
 import { startLoad } from '../helpers/load';
 import { AZURITE_KEY, startAzurite, type Azurite } from '../services/azurite';
 import { startPostgres, type Postgres } from '../services/postgres';
 import { startReleaseStack, type ReleaseStack } from '../services/release-stack';
 import { callerJob, callerSecrets, runAct, stageRelease, userRepository, type ActRun } from './act';
+
+const ROOT = join(import.meta.dirname, '..', '..');
 
 let stack: ReleaseStack;
 let azurite: Azurite;
@@ -124,35 +131,98 @@ describe('blue-green-release.yml', () => {
 });
 
 describe('canary-release.yml', () => {
-  const canaryInputs = () => ({ ...stack.canaryInputs, steps: '10,50,100', 'step-duration': '4s', interval: '1s', 'query-window': '3s', 'min-requests': '10' });
+  const canaryInputs = () => ({ ...stack.canaryInputs, steps: '10,50,100', 'step-duration': '4s', interval: '1s', 'query-window': '3s', 'min-requests': '10', 'stable-health-url': `${stack.stable.url}/healthz`, 'verify-duration': '3s' });
+  let cluster: TestCluster;
+  let github: GitHubApi;
+  let ns: string;
+  beforeAll(async () => {
+    github = await startGitHubApi(GITHUB_TOKEN);
+  });
+  afterAll(async () => {
+    await github?.stop();
+  });
+  /** A fresh namespace on the local cluster, for the tests that deploy the chart. */
+  const namespace = async () => {
+    cluster = useCluster();
+    ns = `canary-${randomBytes(3).toString('hex')}`;
+    await cluster.kubectl(['create', 'namespace', ns]);
+  };
+  const helm = (args: string[]) => exec('helm', [...args, '--kubeconfig', cluster.kubeconfig, '--namespace', ns], { env: cluster.env, silent: true });
+  const releases = async () => (JSON.parse((await helm(['list', '-a', '-o', 'json'])).stdout) as { name: string }[]).map((r) => r.name).sort();
+  const image = (deployment: string) => cluster.kubectl(['-n', ns, 'get', 'deployment', deployment, '-o', 'jsonpath={.spec.template.spec.containers[0].image}']);
+  /** The user's repository with the demo chart, releasing `v2` as the canary of the stable release `shop`. */
+  const chartRelease = (inputs: Record<string, string> = {}) => {
+    const kubeconfig = callerSecrets({ kubeconfig: cluster.kubeconfigContent });
+    const repo = userRepository({ '.github/workflows/release.yml': callerJob('canary-release.yml', { ...canaryInputs(), chart: 'chart', release: 'shop-canary', 'stable-release': 'shop', namespace: ns, 'image-repository': 'registry.example/acme/shop', 'image-tag': 'v2', ...inputs }, { ...notifySecrets().mapping, ...kubeconfig.mapping }) });
+    cpSync(join(ROOT, 'examples', 'demo-app', 'chart'), join(repo, 'chart'), { recursive: true });
+    return { repo, secrets: { ...notifySecrets().values, ...kubeconfig.values } };
+  };
 
-  it('promotes a healthy canary step by step to 100 % and notifies', async () => {
-    const repo = userRepository({ '.github/workflows/release.yml': callerJob('canary-release.yml', canaryInputs(), notifySecrets().mapping) });
+  it('promotes a healthy canary step by step, upgrades stable to it, gives stable all traffic back and removes the canary', async () => {
+    await namespace();
+    // Stable as the last release left it: v1.
+    await helm(['install', 'shop', join(ROOT, 'examples', 'demo-app', 'chart'), '--set', 'image.repository=registry.example/acme/shop', '--set', 'image.tag=v1']);
+    const { repo, secrets } = chartRelease();
     const load = startLoad(stack.canaryRouter.url, 100);
-    const run = await runAct({ repo, release, secrets: notifySecrets().values });
+    const run = await runAct({ repo, release, secrets });
     const samples = await load.stop();
     expect(run.exitCode, log(run)).toBe(0);
-    expect(run.log).toMatch(/final-weight=100/);
-    expect(readFileSync(stack.canaryRouter.upstreamFile, 'utf8')).toMatch(new RegExp(`server ${stack.canary.address} weight=100;`));
+    expect(run.log).toMatch(/Step: the canary gets 100 %/);
+    // Stable runs the new image and serves everything; the canary release is gone.
+    expect(await image('shop')).toBe('registry.example/acme/shop:v2');
+    expect(await releases()).toEqual(['shop']);
+    expect(readFileSync(stack.canaryRouter.upstreamFile, 'utf8')).toMatch(new RegExp(`server ${stack.stable.address} weight=100;.*\\n\\s*server ${stack.canary.address} down;`));
+    expect(run.log).toContain('the canary release shop-canary was uninstalled');
+    expect(run.log).toMatch(/helm test: passed/);
+    expect(run.log).not.toContain(cluster.token);
     expect(samples.filter((s) => s.error || s.status !== 200)).toEqual([]);
-    expect(samples.at(-1)?.color).toBe('canary');
+    expect(samples.some((s) => s.color === 'canary')).toBe(true);
+    expect(samples.at(-1)?.color).toBe('stable');
     const [sent] = notifications();
-    expect(sent).toMatchObject({ status: 'success', title: 'Canary in production promoted', fields: { Verdict: 'promote', 'Final weight': '100 %' } });
-  }, 180_000);
+    expect(sent).toMatchObject({ status: 'success', title: 'Canary in production promoted', fields: { Verdict: 'promote', 'Final weight': '0 %', 'Stable verified': 'true' } });
+  }, 300_000);
 
-  it('rolls a failing canary back to 0 %, fails the run and sends the failure notification', async () => {
+  it('when stable cannot be upgraded, leaves the canary serving everything and installed, and says the release did not finish', async () => {
+    await namespace();
+    // Something not Helm's already holds stable's name: its first install fails and is removed.
+    await cluster.kubectl(['-n', ns, 'create', 'deployment', 'shop', '--image=registry.example/other:1']);
+    const { repo, secrets } = chartRelease();
+    const run = await runAct({ repo, release, secrets });
+    expect(run.exitCode).not.toBe(0);
+    expect(run.log).toMatch(/helm upgrade of shop failed; the failed first install was removed/);
+    expect(await releases()).toEqual(['shop-canary']);
+    expect(await image('shop')).toBe('registry.example/other:1');
+    expect(readFileSync(stack.canaryRouter.upstreamFile, 'utf8')).toMatch(new RegExp(`server ${stack.canary.address} weight=100;`));
+    expect(run.log).not.toMatch(/Finish the release/);
+    const [sent] = notifications();
+    expect(sent).toMatchObject({ status: 'failure', title: 'Canary in production promoted, but the release did not finish', fields: { Verdict: 'promote', 'Final weight': '100 %', 'Stable verified': 'not checked' } });
+  }, 300_000);
+
+  it('rolls a failing canary back to 0 %, verifies stable, opens one incident issue, fails the run and notifies', async () => {
     const before = readFileSync(stack.canaryRouter.upstreamFile, 'utf8');
     await stack.canary.fail(0.3);
-    const repo = userRepository({ '.github/workflows/release.yml': callerJob('canary-release.yml', canaryInputs(), notifySecrets().mapping) });
+    const token = callerSecrets({ 'incident-token': GITHUB_TOKEN });
+    const repo = userRepository({ '.github/workflows/release.yml': callerJob('canary-release.yml', canaryInputs(), { ...notifySecrets().mapping, ...token.mapping }) });
+    const opened = github.issues.length;
     const load = startLoad(stack.canaryRouter.url, 100);
-    const run = await runAct({ repo, release, secrets: notifySecrets().values });
+    const run = await runAct({ repo, release, secrets: { ...notifySecrets().values, ...token.values }, jobEnv: { GITHUB_API_URL: github.url } });
     await load.stop();
     expect(run.exitCode, log(run)).not.toBe(0);
     expect(run.log).toMatch(/canary rollback \(failure\): error-rate/);
     expect(run.log).toMatch(/final-weight=0/);
-    // Routing is exactly as it was before the release.
+    // Routing is exactly as it was before the release, and stable was verified serving it.
     expect(readFileSync(stack.canaryRouter.upstreamFile, 'utf8')).toBe(before);
+    expect(run.log).toMatch(/stable-verified=true/);
+    // Exactly one incident issue, accepted by the OpenAPI-checked stand-in.
+    expect(github.issues).toHaveLength(opened + 1);
+    expect(github.requests.filter((r) => r.problems.length)).toEqual([]);
+    const issue = github.issues.at(-1);
+    expect(issue?.title).toMatch(/^Canary rollback in .+: error-rate: error rate/);
+    expect(issue?.body).toMatch(/\| `error-rate` \| [\d.]+ \| [\d.]+ \| `failure` \|/);
+    expect(issue?.body).toContain('Stable after the rollback: verified');
+    expect(issue?.body).toMatch(/Run: https:\/\/github\.com\/acme\/shop\/actions\/runs\/\d+/);
+    expect(run.log).not.toContain(GITHUB_TOKEN);
     const [sent] = notifications();
-    expect(sent).toMatchObject({ status: 'failure', title: 'Canary in production rolled back', fields: { Verdict: 'rollback', Outcome: 'failure', 'Final weight': '0 %' } });
-  }, 180_000);
+    expect(sent).toMatchObject({ status: 'failure', title: 'Canary in production rolled back', fields: { Verdict: 'rollback', Outcome: 'failure', 'Final weight': '0 %', 'Stable verified': 'true', Incident: issue?.html_url } });
+  }, 300_000);
 });

@@ -5,8 +5,20 @@ import * as routing from '@slipway/shared/routing';
 /** The routers and router inputs of this action (`nginx-upstream-stable`, `backend-canary`, …). */
 export const ROUTER_INPUTS: routing.RouterInputSpec = { backends: ['stable', 'canary'], kinds: ['nginx', 'gateway-api', 'ingress-nginx'], noun: 'version' };
 
+export interface FinishConfig {
+  /** The analysis step's verdict: promote finishes the release, anything else verifies stable. */
+  verdict: canary.Verdict;
+  verification: canary.StableVerification;
+  removal: canary.CanaryRemoval;
+  /** The canary's Helm release, in `namespace`, with the kubeconfig inputs. */
+  target?: canary.RemovalTarget;
+  /** After a rollback: the incident issue to open, once per run. */
+  incident?: { token: string; label: string; results: canary.AnalysisResults };
+}
+
 export interface CanaryConfig {
-  mode: 'analyze' | 'progressive';
+  mode: 'analyze' | 'progressive' | 'finish';
+  finish?: FinishConfig;
   prometheus: PrometheusEndpoint;
   /** Undefined with `router: none` and in `analyze` mode. */
   router?: routing.RouterConfig;
@@ -47,15 +59,18 @@ function prometheusEndpoint(): PrometheusEndpoint {
 /** Reads and checks every input before anything is changed. */
 export async function readInputs(): Promise<CanaryConfig> {
   const prometheus = prometheusEndpoint();
-  const mode = getEnum('mode', ['progressive', 'analyze'] as const, 'progressive');
+  const mode = getEnum('mode', ['progressive', 'analyze', 'finish'] as const, 'progressive');
   const routerName = getString('router');
   let router: routing.RouterConfig | undefined;
-  if (mode === 'analyze') {
-    if (routerName && routerName !== 'none') throw new InputError('router', routerName, 'empty or `none` in `analyze` mode, which leaves traffic as it is (use `mode: progressive` to shift it)');
+  const verdict = mode === 'finish' ? getEnum('verdict', ['promote', 'rollback', 'inconclusive'] as const, 'inconclusive') : undefined;
+  if (mode === 'finish' && !getString('verdict')) throw new InputError('verdict', '', "the analysis step's verdict in `finish` mode, e.g. `${{ steps.analyze.outputs.verdict }}`");
+  if (mode === 'analyze' || (mode === 'finish' && verdict !== 'promote')) {
+    if (mode === 'analyze' && routerName && routerName !== 'none') throw new InputError('router', routerName, 'empty or `none` in `analyze` mode, which leaves traffic as it is (use `mode: progressive` to shift it)');
   } else {
-    const kinds = [...ROUTER_INPUTS.kinds, 'none'] as const;
-    if (!routerName) throw new InputError('router', '', `one of ${kinds.map((k) => `\`${k}\``).join(', ')} in \`progressive\` mode (\`none\` when the weights are set elsewhere)`);
-    const kind = getEnum('router', kinds, 'none');
+    // Finishing a promotion moves the traffic itself: weights set elsewhere cannot be moved back here.
+    const kinds = mode === 'finish' ? ROUTER_INPUTS.kinds : ([...ROUTER_INPUTS.kinds, 'none'] as const);
+    if (!routerName) throw new InputError('router', '', `one of ${kinds.map((k) => `\`${k}\``).join(', ')} in \`${mode}\` mode${mode === 'finish' ? ', which moves the traffic back to stable' : ' (`none` when the weights are set elsewhere)'}`);
+    const kind = getEnum('router', kinds as readonly (routing.RouterKind | 'none')[], 'none');
     if (kind !== 'none') router = routing.readRouterInputs(ROUTER_INPUTS, kind);
   }
 
@@ -105,6 +120,7 @@ export async function readInputs(): Promise<CanaryConfig> {
   const pushgateway = getEndpoint('metrics-pushgateway-url', { allowInsecure: true });
   return {
     mode,
+    finish: verdict ? finishInputs(verdict, prometheus, analysis, { intervalMs, windowMs, consecutiveErrorLimit, names }) : undefined,
     prometheus,
     router,
     analysis,
@@ -112,4 +128,45 @@ export async function readInputs(): Promise<CanaryConfig> {
     pushgateway,
     summary: getBoolean('summary', true),
   };
+}
+
+const RELEASE = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/;
+
+/** The `finish` mode's inputs: stable's health URL and verification, the canary's removal, the incident issue. */
+function finishInputs(verdict: canary.Verdict, prometheus: PrometheusEndpoint, analysis: canary.AnalysisConfig, o: { intervalMs: number; windowMs: number; consecutiveErrorLimit: number; names: canary.MetricNames }): FinishConfig {
+  const health = checkEndpoint('stable-health-url', getString('stable-health-url', { required: "stable's health URL, which must answer 200 before and after it gets the traffic back" }), { allowInsecure: true });
+  const durationMs = getDuration('verify-duration', '1m');
+  if (durationMs < o.intervalMs) throw new InputError('verify-duration', getString('verify-duration') || '1m', `at least the interval (${formatDuration(o.intervalMs)})`);
+  const errorRate = canary.builtinMetrics(o.names)['error-rate'];
+  const verification: canary.StableVerification = {
+    health: { url: health.url.toString(), headers: health.headers, expectStatus: 200, timeoutMs: 5000 },
+    durationMs,
+    intervalMs: o.intervalMs,
+    maxErrorRate: analysis.rules.maxErrorRate,
+    prometheus: { ...prometheus, query: canary.renderQuery(errorRate, analysis.stableSelector, promDuration(o.windowMs)) },
+    consecutiveErrorLimit: o.consecutiveErrorLimit,
+  };
+  const removal = getEnum('canary-removal', ['uninstall', 'scale-to-zero', 'keep'] as const, 'uninstall');
+  const release = getString('canary-release');
+  if (release && (!RELEASE.test(release) || release.length > 53)) throw new InputError('canary-release', release, 'a Helm release name of lowercase letters, digits and `-`, at most 53 characters');
+  if (verdict === 'promote' && removal !== 'keep' && !release) throw new InputError('canary-release', '', `the canary's Helm release, which is removed once stable serves everything (canary-removal: ${removal}); or canary-removal: keep`);
+  const target = release ? { release, namespace: getString('namespace') || 'default', kubeconfig: getString('kubeconfig', { secret: true }) || undefined, context: getString('kube-context') || undefined, timeout: '300s' } : undefined;
+  let incident: FinishConfig['incident'];
+  if (getBoolean('incident-issue', false) && verdict !== 'promote') {
+    const token = getString('github-token', { secret: true, required: 'a token with `issues: write` (e.g. `${{ github.token }}`), since incident-issue is true' });
+    const label = getString('incident-label') || 'slipway-incident';
+    if (label.length > 50 || /[,\r\n]/.test(label)) throw new InputError('incident-label', label, 'one GitHub label name of at most 50 characters, without commas or newlines');
+    const text = getString('analysis-results');
+    let json: unknown = {};
+    if (text) {
+      try {
+        json = JSON.parse(text);
+      } catch {
+        throw new InputError('analysis-results', text.slice(0, 40), "the analysis step's `results` output, JSON (e.g. `steps.analyze.outputs.results`)");
+      }
+    }
+    const results = canary.readResults(json);
+    incident = { token, label, results };
+  }
+  return { verdict, verification, removal, target, incident };
 }

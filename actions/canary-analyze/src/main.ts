@@ -2,11 +2,13 @@ import * as core from '@actions/core';
 import { RunMetrics, checkPlatform, escapeHtml, formatDuration, getContext, pushMetrics, run, writeSummary } from '@slipway/shared';
 import * as canary from '@slipway/shared/canary';
 import * as routing from '@slipway/shared/routing';
+import { finishRelease } from './finish';
 import { readInputs } from './inputs';
 
 run(async () => {
-  const config = await readInputs();
   checkPlatform('canary-analyze', { platforms: ['linux', 'darwin'] }); // The nginx router finds nginx's master process with `ps`; nothing here runs it on Windows.
+  const config = await readInputs();
+  if (config.mode === 'finish') return finishRelease(config);
   const context = getContext();
   const metrics = new RunMetrics('canary_analyze');
   const definitions = new Map(config.analysis.metrics.map((m) => [m.name, m]));
@@ -34,6 +36,12 @@ run(async () => {
         core.warning(`With about ${samples} samples per side in a step, the Mann-Whitney judge cannot reach ${config.analysis.confidence * 100} % confidence and will pass every metric: make step-duration at least the query window plus 4 intervals (5 samples).`);
       }
     }
+    const state = created && Number(context.runAttempt) > 1 ? await created.router.read() : undefined;
+    if (state && canary.promotedEarlier(state.record, context.runUrl)) {
+      result = { verdict: 'promote', outcome: 'success', reason: `an earlier attempt of this run promoted the canary (${state.record?.reason}, ${state.record?.at}); it is not analysed again`, steps: [], finalWeight: traffic?.initialWeight, rolledBack: false };
+      core.info(`${result.reason}.`);
+      return;
+    }
     const analysis = new canary.Analysis(config.analysis, canary.prometheusSource(config.prometheus));
     result = await canary.runCanary(config.progression, analysis, traffic, {
       step: (step) => core.info(step.weight === undefined ? 'Analysis started.' : `Step: the canary gets ${step.weight} %${config.router ? '' : ' (router: none, set elsewhere)'}.`),
@@ -51,6 +59,12 @@ run(async () => {
         for (const m of judgement.metrics) core.info(`    ${m.name}: ${m.result.classification}: ${m.result.reason}`);
       },
     }, controller.signal);
+    // A rerun of the job knows from this record not to analyse again.
+    if (result.verdict === 'promote' && created && traffic) {
+      const weight = result.finalWeight ?? 0;
+      const [stable, canaryBackend] = created.router.backends;
+      await created.router.apply({ [stable]: 100 - weight, [canaryBackend]: weight }, record(canary.PROMOTED), { requireReady: false }).catch((error: unknown) => core.warning(`The promotion could not be recorded on the router (a rerun of this job would analyse the canary again): ${(error as Error).message}`));
+    }
     if (result.rollback) {
       const said = `Rollback: ${result.rollback.how}; stable: ${result.rollback.stableHealth}.`;
       if (result.rollback.stableReady === 0) core.warning(said);

@@ -276,7 +276,7 @@ describe('dist/canary-analyze/index.js with Kubernetes routers', () => {
       expect(promoted.outputs).toMatchObject({ verdict: 'promote', 'final-weight': '100' });
       const route = JSON.parse(await cluster.kubectl(['-n', ns, 'get', 'httproute', 'shop', '-o', 'json'])) as { metadata: { annotations: Record<string, string> }; spec: { rules: { backendRefs: { name: string; weight: number }[] }[] } };
       expect(route.spec.rules[0]?.backendRefs.map((b) => [b.name, b.weight])).toEqual([['shop-stable', 0], ['shop-canary', 100]]);
-      expect(route.metadata.annotations).toMatchObject({ 'slipway.dev/reason': 'canary step 100 %', 'slipway.dev/switched-by': 'octocat' });
+      expect(route.metadata.annotations).toMatchObject({ 'slipway.dev/reason': 'canary promoted', 'slipway.dev/switched-by': 'octocat' });
       expect(cluster.token).not.toBe('');
       expect(promoted.stdout.split('\n').filter((l) => !l.startsWith('::add-mask::')).join('\n') + promoted.stderr).not.toContain(cluster.token);
 

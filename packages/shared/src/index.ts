@@ -16,3 +16,4 @@ export * from './azure/block-upload';
 export * from './kubeconfig';
 export * from './github-api';
 export * from './github-deployments';
+export * from './github-issues';

@@ -7,3 +7,6 @@ export * from './analysis';
 export * from './traffic';
 export * from './progression';
 export * from './report';
+export * from './finish';
+export * from './removal';
+export * from './incident';

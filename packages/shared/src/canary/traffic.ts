@@ -57,3 +57,16 @@ export async function routerTraffic(router: Router, record: (reason: string) => 
     },
   };
 }
+
+/** The record a promotion leaves on the router; the finish step's record starts with `canary finished`. */
+export const PROMOTED = 'canary promoted';
+
+/**
+ * Whether the router's record says an earlier attempt of this run promoted the canary (or finished
+ * the release): then a rerun of the job does not analyse, and shift, the canary's traffic again.
+ */
+export function promotedEarlier(record: SwitchRecord | undefined, runUrl: string): boolean {
+  const run = (url: string | undefined) => url?.replace(/\/attempts\/\d+$/, '');
+  if (!record || !runUrl || run(record.runUrl) !== run(runUrl) || record.runUrl === runUrl) return false;
+  return record.reason === PROMOTED || record.reason.startsWith('canary finished');
+}

@@ -1,7 +1,17 @@
 import { Outcome, type Measurement } from '../canary/judge';
 import { formatDuration } from '../duration';
 import { queryValue, type PrometheusEndpoint } from '../prometheus';
+import { setTimeout as wait } from 'node:timers/promises';
 import { sleep } from '../retry';
+
+/** Waits ms, or less when the signal aborts; says whether it was aborted. */
+async function pause(ms: number, signal?: AbortSignal): Promise<boolean> {
+  if (!signal) {
+    await sleep(ms);
+    return false;
+  }
+  return wait(ms, false, { signal }).catch(() => true);
+}
 
 export interface ProbeSpec {
   url: string;
@@ -47,7 +57,7 @@ export interface HealthGate extends ProbeSpec {
 }
 
 /** Probes until `successes` in a row pass; the result says whether they did before the deadline. */
-export async function waitHealthy(gate: HealthGate, onProbe: (result: ProbeResult, streak: number) => void = () => {}): Promise<{ healthy: boolean; probes: ProbeResult[] }> {
+export async function waitHealthy(gate: HealthGate, onProbe: (result: ProbeResult, streak: number) => void = () => {}, signal?: AbortSignal): Promise<{ healthy: boolean; probes: ProbeResult[] }> {
   const deadline = Date.now() + gate.deadlineMs;
   const probes: ProbeResult[] = [];
   let streak = 0;
@@ -57,8 +67,8 @@ export async function waitHealthy(gate: HealthGate, onProbe: (result: ProbeResul
     streak = result.ok ? streak + 1 : 0;
     onProbe(result, streak);
     if (streak >= gate.successes) return { healthy: true, probes };
-    if (Date.now() + gate.intervalMs > deadline) return { healthy: false, probes };
-    await sleep(gate.intervalMs);
+    if (Date.now() + gate.intervalMs > deadline || signal?.aborted) return { healthy: false, probes };
+    if (await pause(gate.intervalMs, signal)) return { healthy: false, probes };
   }
 }
 
@@ -103,7 +113,7 @@ const percent = (rate: number) => (Number.isFinite(rate) ? `${(rate * 100).toFix
  * canary-analyze counts errors). No data is never a pass: it is allowed while the colour's series
  * appear, but the watch passes only when its last query measured a rate.
  */
-export async function watchAfterSwitch(spec: WatchSpec, onTick: (tick: WatchTick) => void = () => {}): Promise<WatchResult> {
+export async function watchAfterSwitch(spec: WatchSpec, onTick: (tick: WatchTick) => void = () => {}, signal?: AbortSignal): Promise<WatchResult> {
   const ticks: WatchTick[] = [];
   const end = Date.now() + spec.durationMs;
   const queries = new Outcome({ failureLimit: 0, inconclusiveLimit: Infinity, consecutiveErrorLimit: spec.consecutiveErrorLimit });
@@ -153,7 +163,8 @@ export async function watchAfterSwitch(spec: WatchSpec, onTick: (tick: WatchTick
       if (query === 'error') return { ok: false, ticks, reason: `the watch query failed at the end of the watch, so the new colour was not measured (${detail})` };
       return { ok: true, ticks, reason: `error rate ${percent(tick.errorRate ?? 0)} ≤ ${spec.maxErrorRate * 100} % (${detail})` };
     }
-    await sleep(spec.intervalMs);
+    // A cancelled watch measured nothing more: never a pass.
+    if (await pause(spec.intervalMs, signal)) return { ok: false, ticks, reason: 'the job was cancelled before the watch ended' };
   }
 }
 
