@@ -7,6 +7,7 @@ import { homedir, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { ensureClusterTools } from '../test/cluster/tools.mjs';
+import { ensureEmbeddedPostgres } from '../test/services/embedded-postgres.mjs';
 
 const root = fileURLToPath(new URL('..', import.meta.url));
 // npm writes this after every install; older than package-lock.json means node_modules is stale.
@@ -21,8 +22,8 @@ const SYSTEM = [
   { command: 'age', pkg: 'age', why: 'the standard age CLI decrypts what backups encrypt' },
   { command: 'zstd', pkg: 'zstd', why: 'the standard zstd CLI reads what backups compress' },
   { command: 'unzip', pkg: 'unzip', why: 'kubectl and helm come zipped in an npm package' },
-  { command: 'nginx', pkg: 'nginx', why: 'the nginx traffic router is tested against a real nginx', demo: true },
   { command: 'zip', pkg: 'zip', why: 'Helm\'s Windows releases are .zip archives; a test zips one as they are laid out' },
+  { command: 'nginx', pkg: 'nginx', why: 'the nginx traffic router is tested against a real nginx', demo: true },
   { command: 'prometheus', pkg: 'prometheus', why: 'watch queries and canary analysis read a real Prometheus', demo: true },
   // The client tools often come without the server; look for the server binary itself.
   { command: 'mariadbd', pkg: 'mariadb-server', why: 'MariaDB server for backup tests' },
@@ -188,10 +189,19 @@ function ensureCluster() {
   }
 }
 
+function ensurePostgresMajors() {
+  try {
+    ensureEmbeddedPostgres();
+  } catch (error) {
+    fail(`the PostgreSQL servers of several majors (test/services/embedded-postgres.mjs): ${error.message}`);
+  }
+}
+
 ensureNodeModules();
 ensureSystemPackages();
 if (!DEMO) {
   ensureGoPrograms();
   ensureCargoPrograms();
   ensureCluster();
+  ensurePostgresMajors();
 }

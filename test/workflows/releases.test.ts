@@ -102,6 +102,19 @@ jobs:
   }, 180_000);
 });
 
+describe('db-backup.yml, postgres-client', () => {
+  it('refuses a postgres-client that is not a major version before installing or backing up anything', async () => {
+    const repo = userRepository({ '.github/workflows/backup.yml': callerJob('db-backup.yml', { databases: 'shop', container: 'db-backups-client', 'postgres-client': '17; rm -rf ~', 'notify-on': 'always' }, { ...notifySecrets().mapping, 'database-uri': '${{ secrets.DATABASE_URI }}', 'azure-connection-string': '${{ secrets.AZURE_STORAGE_CONNECTION_STRING }}' }) });
+    const run = await runAct({ repo, release, secrets: { ...notifySecrets().values, DATABASE_URI: pg.uri('shop'), AZURE_STORAGE_CONNECTION_STRING: azurite.connectionString } });
+    expect(run.exitCode).not.toBe(0);
+    expect(run.log).toContain('postgres-client must be a PostgreSQL major version such as 17.');
+    expect(run.log).not.toMatch(/apt-get install|Back up, verify and prune.*Success/);
+    expect(await azurite.blobs('db-backups-client').catch(() => [])).toEqual([]);
+    const [sent] = notifications();
+    expect(sent).toMatchObject({ status: 'failure' });
+  }, 180_000);
+});
+
 describe('blue-green-release.yml', () => {
   it('health-checks green, switches live traffic to it under load without a failed request, watches, and notifies', async () => {
     const repo = userRepository({

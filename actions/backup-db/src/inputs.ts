@@ -1,3 +1,4 @@
+import { resolve } from 'node:path';
 import { InputError, checkDatabaseUri, getBoolean, getContext, getDuration, getEndpoint, getEnum, getInteger, getList, getString, type Endpoint } from '@slipway/shared';
 import * as backup from '@slipway/shared/backup';
 
@@ -32,6 +33,8 @@ export interface BackupDbConfig {
   timeoutMs: number;
   metricsPushgateway?: Endpoint;
   summary: boolean;
+  /** `postgres-bin`: the PostgreSQL client to use instead of the runner's newest. */
+  postgresClient?: backup.PgClient;
   runId: string;
   runUrl: string;
 }
@@ -67,8 +70,11 @@ export function readInputs(env: NodeJS.ProcessEnv = process.env): BackupDbConfig
     throw new InputError(mode === 'restore' ? 'target-uri' : 'uri', '', mode === 'restore' ? 'the connection string to restore into' : 'the connection string of the database (mongodb://, postgres://, mysql://…)', true);
   }
   if (mode === 'restore' && !targetUri) throw new InputError('target-uri', '', 'the connection string to restore into', true);
-  const engine = backup.resolveEngine(getString('engine'), uri, uriInput ? 'uri' : 'target-uri');
+  const uriName = uriInput ? 'uri' : 'target-uri';
+  const engine = backup.resolveEngine(getString('engine'), uri, uriName);
   const selection = { databases: getList('databases'), include: getList('include', { separator: 'newline' }), exclude: getList('exclude', { separator: 'newline' }) };
+  // Read first with the input's name, so that a URI without its database is blamed on the input it came from.
+  backup.databaseLabel(engine, uri, selection, uriName);
   const group = backup.backupGroup(engine, uri, selection, getString('prefix'));
   const pruneLegacy = legacyServerIs(engine, getString('legacy-server'), group.server);
 
@@ -101,6 +107,9 @@ export function readInputs(env: NodeJS.ProcessEnv = process.env): BackupDbConfig
   if (storage === 'azure' && !/^(?!.*--)[a-z0-9][a-z0-9-]{1,61}[a-z0-9]$/.test(container)) {
     throw new InputError('container', container, '3 to 63 lowercase letters, digits and single hyphens, starting and ending with a letter or digit (Azure container names)');
   }
+  const postgresBin = getString('postgres-bin');
+  // Checked whatever the engine (a value that cannot be a client folder is refused, not ignored); relative to the workspace.
+  const postgresClient = postgresBin ? backup.pgClientAt(resolve(postgresBin), 'postgres-bin') : undefined;
   const context = getContext(env);
   return {
     mode,
@@ -136,6 +145,7 @@ export function readInputs(env: NodeJS.ProcessEnv = process.env): BackupDbConfig
     timeoutMs: getDuration('timeout', '6h'),
     metricsPushgateway: getEndpoint('metrics-pushgateway-url', { allowInsecure: true }),
     summary: getBoolean('summary', true),
+    postgresClient,
     runId: context.runId ? `${context.runId}${context.runAttempt && context.runAttempt !== '1' ? `.${context.runAttempt}` : ''}` : 'local',
     runUrl: context.runUrl,
   };

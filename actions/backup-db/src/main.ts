@@ -15,6 +15,7 @@ const human = (bytes: number) => (bytes >= 1024 ** 3 ? `${(bytes / 1024 ** 3).to
 async function main(config: BackupDbConfig, metrics: RunMetrics): Promise<void> {
   const started = performance.now();
   const store = await openStore(config);
+  const pgClient = await postgresClient(config);
   const database = backup.databaseLabel(config.engine, config.uri, config.selection);
   const outputs: Record<string, string> = { verified: 'false', deleted: '[]' };
   const summaryRows: string[][] = [];
@@ -43,6 +44,7 @@ async function main(config: BackupDbConfig, metrics: RunMetrics): Promise<void> 
       runId: config.runId,
       runUrl: config.runUrl,
       tool: TOOL,
+      pgClient,
     });
     core.info(`Stored ${result.name}: ${human(result.sizeBytes)} (${human(result.rawSizeBytes)} raw), sha256 ${result.sha256}`);
     Object.assign(outputs, {
@@ -65,11 +67,11 @@ async function main(config: BackupDbConfig, metrics: RunMetrics): Promise<void> 
     const mode = config.verify === 'none' ? 'checksum' : config.verify;
     core.info(`Verifying ${verifying.name} (${mode}) …`);
     const { verifiedAt } = await backup
-      .verifyBackup({ store, backup: verifying, mode, decryption: config.mode === 'backup' ? backupKeysForVerify(config) : config.decryption, verifyUri: config.verifyUri })
+      .verifyBackup({ store, backup: verifying, mode, decryption: config.mode === 'backup' ? backupKeysForVerify(config) : config.decryption, verifyUri: config.verifyUri, pgClient })
       .catch(async (error: unknown) => {
         if (error instanceof backup.VerificationFailed) await markFailed(store, verifying.name, mode, error);
         else core.info(`The verification of ${verifying.name} could not run to a verdict; the backup is not marked as failed.`);
-        throw error;
+        throw withPostgresBin(error);
       });
     outputs.verified = 'true';
     summaryRows.push(['Verified', `${mode} at ${verifiedAt}`]);
@@ -78,7 +80,9 @@ async function main(config: BackupDbConfig, metrics: RunMetrics): Promise<void> 
   if (config.mode === 'restore') {
     current = await choose();
     core.info(`Restoring ${current.name} …`);
-    await backup.restoreBackup({ store, backup: current, targetUri: config.targetUri, drop: config.drop, decryption: config.decryption });
+    await backup.restoreBackup({ store, backup: current, targetUri: config.targetUri, drop: config.drop, decryption: config.decryption, pgClient }).catch((error: unknown) => {
+      throw withPostgresBin(error);
+    });
     summaryRows.push(['Restored', current.name], ['Drop first', String(config.drop)]);
   }
 
@@ -135,6 +139,27 @@ async function main(config: BackupDbConfig, metrics: RunMetrics): Promise<void> 
 }
 
 /**
+ * PostgreSQL's client for the step, checked before anything is done against every server it dumps or
+ * restores into: one older than any of them fails the step with what to install.
+ */
+async function postgresClient(config: BackupDbConfig): Promise<backup.PgClient | undefined> {
+  if (config.engine !== 'postgres' || config.mode === 'prune') return undefined;
+  const verifyServer = config.verify === 'restore' && config.mode !== 'restore' ? [{ uri: config.verifyUri, input: 'verify-uri' }] : [];
+  const servers = config.mode === 'restore' ? [{ uri: config.targetUri, input: 'target-uri' }] : config.mode === 'backup' ? [{ uri: config.uri, input: 'uri' }, ...verifyServer] : verifyServer;
+  const client = await backup.choosePgClient(servers, { client: config.postgresClient }).catch((error: unknown) => {
+    throw withPostgresBin(error);
+  });
+  core.info(`PostgreSQL client: pg_dump ${client.version} in ${client.bin}`);
+  return client;
+}
+
+/** A client too old for a server or a backup: the error also says which input chooses another. */
+function withPostgresBin(error: unknown): unknown {
+  if (!(error instanceof backup.PgClientTooOld)) return error;
+  return new Error(`${error.message}\nOr set postgres-bin to the bin folder of a PostgreSQL ${error.major} client or newer.`, { cause: error });
+}
+
+/**
  * Marks a backup that verification found wrong, so that `latest` and retention pass it over from now on.
  * The reason is the error's first line with every registered secret taken out (metadata is not masked).
  */
@@ -155,6 +180,7 @@ function backupKeysForVerify(config: BackupDbConfig): backup.DecryptionKeys {
 }
 
 run(async () => {
+  checkPlatform('backup-db', { platforms: ['linux', 'darwin'] }); // Verification reads PostgreSQL dumps through pg_restore into /dev/null, which Windows lacks.
   const metrics = new RunMetrics('backup_db');
   const config = readInputs();
   if (config.mode === 'backup' && config.verify !== 'none' && config.encryption.recipients?.length && !config.decryption.identities?.length) {
@@ -174,4 +200,3 @@ run(async () => {
     await pushMetrics(metrics, config.metricsPushgateway, getContext(), ok && config.mode === 'backup', { grouping: { engine: config.engine, database } });
   }
 });
-  checkPlatform('backup-db', { platforms: ['linux', 'darwin'] }); // Verification reads PostgreSQL dumps through pg_restore into /dev/null, which Windows lacks.

@@ -4,7 +4,8 @@ import { InputError } from '../inputs';
 import { compareManifest, type Manifest } from './manifest';
 import { checkMongoArchive, dropMongoDatabases, dumpMongo, inventoryMongo, mongoUriDatabase, restoreMongo } from './mongo/mongodb';
 import { checkMysqlDump, dropMysqlDatabase, dumpMysql, inventoryMysql, loadMysqlDump, mysqlConnection, restoreMysql } from './mysql';
-import { checkPgDump, createPgDatabase, dropPgDatabase, dumpPostgres, inventoryPostgres, pgConnection, uriWithDatabase, restorePostgres } from './postgres';
+import { checkPgDump, choosePgClient, createPgDatabase, dropPgDatabase, dumpPostgres, inventoryPostgres, pgConnection, uriWithDatabase, restorePostgres } from './postgres';
+import { checkPgClientReads, findPgClients, pickPgClient, type PgClient } from './postgres-client';
 
 export const ENGINES = ['mongodb', 'postgres', 'mysql'] as const;
 export type Engine = (typeof ENGINES)[number];
@@ -45,31 +46,43 @@ export interface Selection {
   exclude: string[];
 }
 
-/** The database part of a backup's name: one database by name, several joined, or `all`. */
-export function databaseLabel(engine: Engine, uri: string, selection: Selection): string {
+/** The database part of a backup's name: one database by name, several joined, or `all`; `input` names the URI in its errors. */
+export function databaseLabel(engine: Engine, uri: string, selection: Selection, input = 'uri'): string {
   if (engine !== 'mongodb') {
     if (selection.databases.length > 1) {
       throw new InputError('databases', selection.databases.join(', '), `one database per step for ${engine} (add a step or a matrix entry per database)`);
     }
-    const fromUri = engine === 'postgres' ? pgConnection(uri).database : mysqlConnection(uri).database;
+    const fromUri = engine === 'postgres' ? pgConnection(uri, input).database : mysqlConnection(uri, input).database;
     return selection.databases[0] ?? fromUri;
   }
   if (selection.databases.length) return selection.databases.join('+');
-  return mongoUriDatabase(uri) ?? 'all';
+  return mongoUriDatabase(uri, input) ?? 'all';
 }
 
-export function dump(engine: Engine, uri: string, selection: Selection, tool: string): { stream: AsyncGenerator<Buffer>; manifest: Manifest } {
+/**
+ * `pgClient`: PostgreSQL's client (choosePgClient); without it, the runner's newest, checked against
+ * the server. `pgDumpVersion`: PostgreSQL's pg_dump that wrote the dump, once the stream has started.
+ */
+export function dump(engine: Engine, uri: string, selection: Selection, tool: string, pgClient?: PgClient): { stream: AsyncGenerator<Buffer>; manifest: Manifest; pgDumpVersion?: string } {
   if (engine === 'mongodb') return dumpMongo(uri, selection, tool);
   const database = databaseLabel(engine, uri, selection);
   const target = uriWithDatabase(uri, database);
-  if (engine === 'postgres') return dumpPostgres(target, { include: selection.include, exclude: selection.exclude, tool });
+  if (engine === 'postgres') return dumpPostgres(target, { include: selection.include, exclude: selection.exclude, tool, client: pgClient });
   return dumpMysql(target, selection, tool);
 }
 
+/**
+ * Fails before any of a backup is read when the client is older than the tool that wrote it, as the
+ * backup records it (`pgDumpVersion`, PostgreSQL's pg_dump: PgClientTooOld); `pgClient` as for checkDump.
+ */
+export function checkClientReads(engine: Engine, pgDumpVersion: string | undefined, pgClient?: PgClient): void {
+  if (engine === 'postgres' && pgDumpVersion) checkPgClientReads(pgClient ?? pickPgClient(findPgClients(), []), pgDumpVersion);
+}
+
 /** Parses a decrypted, decompressed dump all the way through (verify `checksum`). */
-export async function checkDump(engine: Engine, source: AsyncIterable<Uint8Array>): Promise<void> {
+export async function checkDump(engine: Engine, source: AsyncIterable<Uint8Array>, pgClient?: PgClient): Promise<void> {
   if (engine === 'mongodb') await checkMongoArchive(source);
-  else if (engine === 'postgres') await checkPgDump(source);
+  else if (engine === 'postgres') await checkPgDump(source, pgClient);
   else await checkMysqlDump(source);
 }
 
@@ -83,6 +96,8 @@ export interface RestoreOptions {
    * MySQL and MongoDB before the swap from staging names — so throwing leaves the target as it was.
    */
   beforeCommit?: () => Promise<void>;
+  /** PostgreSQL's client (choosePgClient); without it, the runner's newest, checked against the target. */
+  pgClient?: PgClient;
 }
 
 /** Restores into the target: the URI's database, or for MongoDB the backed-up databases by name. */
@@ -90,7 +105,7 @@ export async function restore(engine: Engine, source: AsyncIterable<Uint8Array>,
   if (engine === 'mongodb') {
     // A target URI naming a database takes a single-database backup into it (restoreMongo refuses more).
     await restoreMongo(source, targetUri, { ...options, into: mongoUriDatabase(targetUri, 'target-uri') });
-  } else if (engine === 'postgres') await restorePostgres(source, targetUri, options);
+  } else if (engine === 'postgres') await restorePostgres(source, targetUri, { ...options, client: options.pgClient });
   else {
     const database = mysqlConnection(targetUri, 'target-uri').database;
     if (!database) throw new InputError('target-uri', targetUri, 'a URI that names the database to restore into', true);
@@ -102,7 +117,9 @@ export async function restore(engine: Engine, source: AsyncIterable<Uint8Array>,
  * Restores into scratch databases on the verify server, compares every count (and MongoDB content
  * hash) with the manifest, and drops the scratch databases whatever happens. Returns the differences.
  */
-export async function restoreAndCompare(engine: Engine, source: AsyncIterable<Uint8Array>, verifyUri: string, manifest: Manifest): Promise<string[]> {
+export async function restoreAndCompare(engine: Engine, source: AsyncIterable<Uint8Array>, verifyUri: string, manifest: Manifest, pgClient?: PgClient): Promise<string[]> {
+  // Checked against the verify server before a scratch database is made.
+  const client = engine === 'postgres' ? (pgClient ?? (await choosePgClient([{ uri: verifyUri, input: 'verify-uri' }]))) : undefined;
   const suffix = randomBytes(4).toString('hex');
   const scratch = (db: string) => `${db.slice(0, 40)}_verify_${suffix}`;
   const scratchDbs = manifest.databases.map(scratch);
@@ -113,17 +130,17 @@ export async function restoreAndCompare(engine: Engine, source: AsyncIterable<Ui
     }
     const database = manifest.databases[0] as string;
     if (engine === 'postgres') {
-      await createPgDatabase(verifyUri, scratch(database));
+      await createPgDatabase(verifyUri, scratch(database), client);
       const uri = uriWithDatabase(verifyUri, scratch(database));
-      await restorePostgres(source, uri, {});
-      return compareManifest(manifest, await inventoryPostgres(uri, manifest.objects, scratch(database)), scratch);
+      await restorePostgres(source, uri, { client });
+      return compareManifest(manifest, await inventoryPostgres(uri, manifest.objects, scratch(database), client), scratch);
     }
     await loadMysqlDump(source, verifyUri, scratch(database));
     return compareManifest(manifest, await inventoryMysql(verifyUri, scratch(database), manifest.objects), scratch);
   };
   const drop = async (): Promise<void> => {
     if (engine === 'mongodb') await dropMongoDatabases(verifyUri, scratchDbs);
-    else if (engine === 'postgres') await dropPgDatabase(verifyUri, scratchDbs[0] as string);
+    else if (engine === 'postgres') await dropPgDatabase(verifyUri, scratchDbs[0] as string, client);
     else await dropMysqlDatabase(verifyUri, scratchDbs[0] as string);
   };
   let problems: string[];

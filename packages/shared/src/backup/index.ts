@@ -6,5 +6,7 @@ export * from './engines';
 export * from './manifest';
 export * from './naming';
 export * from './operations';
+export { choosePgClient } from './postgres';
+export * from './postgres-client';
 export * from './retention';
 export * from './store';

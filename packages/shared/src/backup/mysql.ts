@@ -11,6 +11,7 @@ import { InputError, checkDatabaseUri } from '../inputs';
 import { redact } from '../secrets/index';
 import { selector } from './glob';
 import { compareManifest, type Manifest, type ManifestObject } from './manifest';
+import { mysqlDumpArgs, parseMysqlVersion, type MysqlVersion } from './mysql-client';
 import { SqlDumpScanner } from './sql-dump-scanner';
 
 export interface MysqlConnection {
@@ -170,9 +171,16 @@ export interface MysqlDump {
   manifest: Manifest;
 }
 
+function versionOf(what: string, text: string): MysqlVersion {
+  const version = parseMysqlVersion(text);
+  if (!version) throw new Error(`could not read the version of ${what} from ${JSON.stringify(text.trim().slice(0, 100))}`);
+  return version;
+}
+
 /**
  * `mariadb-dump`/`mysqldump` of one database in one consistent transaction (InnoDB), with routines,
- * triggers and events. Row counts come from the dump itself as it streams, so they match what it holds.
+ * triggers and events, and the flags this tool needs for this server (mysqlDumpArgs). Row counts come
+ * from the dump itself as it streams, so they match what it holds.
  */
 export function dumpMysql(uri: string, selection: { include?: string[]; exclude?: string[] }, tool: string): MysqlDump {
   const conn = mysqlConnection(uri);
@@ -181,6 +189,8 @@ export function dumpMysql(uri: string, selection: { include?: string[]; exclude?
   async function* generate(): AsyncGenerator<Buffer> {
     const { dump } = mysqlTools();
     manifest.serverVersion = (await mysqlQuery(uri, 'SELECT VERSION()'))[0]?.[0];
+    const server = versionOf('the server', manifest.serverVersion ?? '');
+    const client = versionOf(dump, (await exec(dump, ['--version'], { silent: true })).stdout);
     let tables: string[] = [];
     if (selection.include?.length || selection.exclude?.length) {
       const selected = selector(selection.include ?? [], selection.exclude ?? []);
@@ -190,8 +200,7 @@ export function dumpMysql(uri: string, selection: { include?: string[]; exclude?
     const scanner = new SqlDumpScanner();
     const file = optionFile(conn);
     try {
-      const args = [file.arg, '--single-transaction', '--routines', '--triggers', '--events', '--hex-blob', '--skip-add-drop-table', '--default-character-set=utf8mb4', '--', conn.database, ...tables];
-      for await (const chunk of streamCommand(dump, args, { secrets: [conn.password, uri] })) {
+      for await (const chunk of streamCommand(dump, mysqlDumpArgs(file.arg, conn.database, tables, client, server), { secrets: [conn.password, uri] })) {
         scanner.update(chunk);
         yield chunk;
       }

@@ -3,8 +3,9 @@ import * as core from '@actions/core';
 import { InputError } from '../inputs';
 import { compressStream, decompressStream, EXTENSIONS, type Compression } from './compression';
 import { decryptStream, encryptStream, type DecryptionKeys, type EncryptionKeys } from './encryption';
-import { checkDump, dump, DUMP_EXTENSIONS, restore, restoreAndCompare, type Engine, type Selection } from './engines';
+import { checkClientReads, checkDump, dump, DUMP_EXTENSIONS, restore, restoreAndCompare, type Engine, type Selection } from './engines';
 import type { Manifest } from './manifest';
+import { PgClientTooOld, type PgClient } from './postgres-client';
 import { ALL_DATABASES, backupBlobName, backupGroup, checkBackupName, encodeDatabaseSet, groupFolder, isBackupIn, legacyGroupFolder, type BackupGroup } from './naming';
 import { decideRetention, hasRetention, isFutureDated, type RetentionPolicy } from './retention';
 import { manifestName, type BackupStore, type StoredBackup } from './store';
@@ -28,6 +29,8 @@ export const META = {
   /** When and why a verification failed: such a backup is never `latest` and never counts for retention. */
   verifyFailedAt: 'verify_failed_at',
   verifyFailure: 'verify_failure',
+  /** PostgreSQL: the version of the pg_dump that wrote the backup (`17.10`); an older client cannot read it. Absent from backups made before 2026-12. */
+  pgDumpVersion: 'pg_dump_version',
 } as const;
 
 export interface BackupRequest {
@@ -47,6 +50,8 @@ export interface BackupRequest {
   now?: Date;
   /** Seconds between progress lines (default 10). */
   progressEvery?: number;
+  /** PostgreSQL's client, chosen for the servers of the step (choosePgClient). */
+  pgClient?: PgClient;
 }
 
 export interface BackupResult {
@@ -82,7 +87,8 @@ export async function runBackup(req: BackupRequest): Promise<BackupResult> {
   const encrypted = Boolean(req.encryption.recipients?.length || req.encryption.passphrase);
   const extension = `${DUMP_EXTENSIONS[req.engine]}${EXTENSIONS[req.compression]}${encrypted ? '.age' : ''}`;
   const name = backupBlobName({ ...group, createdAt, runId: req.runId, extension });
-  const { stream, manifest } = dump(req.engine, req.uri, req.selection, req.tool);
+  const dumped = dump(req.engine, req.uri, req.selection, req.tool, req.pgClient);
+  const { stream, manifest } = dumped;
 
   let raw = 0;
   let uploaded = 0;
@@ -115,7 +121,7 @@ export async function runBackup(req: BackupRequest): Promise<BackupResult> {
         if (raw === 0) throw new Error('the dump came out empty (0 bytes); nothing was stored');
         await req.store.writeText(manifestName(name), JSON.stringify(manifest, null, 2));
         wroteManifest = true;
-        return { [META.sha256]: sha256, [META.rawSize]: String(raw) };
+        return { [META.sha256]: sha256, [META.rawSize]: String(raw), ...(dumped.pgDumpVersion ? { [META.pgDumpVersion]: dumped.pgDumpVersion } : {}) };
       },
     }).catch(async (error: unknown) => {
       // A commit that failed after the manifest was written leaves no manifest without its backup.
@@ -147,6 +153,7 @@ export interface VerifyRequest {
   mode: Exclude<VerifyMode, 'none'>;
   decryption: DecryptionKeys;
   verifyUri?: string;
+  pgClient?: PgClient;
 }
 
 /** Hashes what passes, and after the consumer stops, reads the rest so the hash covers everything. */
@@ -212,20 +219,24 @@ export async function verifyBackup(req: VerifyRequest): Promise<{ verifiedAt: st
   const engine = engineOfBackup(req.backup);
   const expected = req.backup.metadata[META.sha256];
   if (!expected) throw new Error(`${req.backup.name} has no sha256 in its metadata, so it cannot be verified`);
+  // A client too old for the backup proves nothing about it: refused before the download.
+  checkClientReads(engine, req.backup.metadata[META.pgDumpVersion], req.pgClient);
   const hashed = hashing(req.store.download(req.backup.name));
   const plain = await plainStream(req.backup, hashed.stream, req.decryption);
   let problems: string[] = [];
   try {
     if (req.mode === 'checksum') {
-      // The key opened the header (plainStream), so a dump that does not parse to its end is the backup's fault.
-      await checkDump(engine, plain).catch((error: unknown) => {
+      // The key opened the header (plainStream), so a dump that does not parse to its end is the backup's
+      // fault, unless the client is too old to read it (a backup that does not record its pg_dump).
+      await checkDump(engine, plain, req.pgClient).catch((error: unknown) => {
+        if (error instanceof PgClientTooOld) throw error;
         throw new VerificationFailed(`${req.backup.name} does not read to its end: ${(error as Error).message}`, { cause: error });
       });
     } else {
       if (!req.verifyUri) throw new Error('verify: restore needs verify-uri, a server to restore a scratch copy into');
       const manifest = await readManifest(req.store, req.backup.name);
       if (!manifest) throw new Error(`${req.backup.name} has no manifest (${manifestName(req.backup.name)}), so a restore cannot be compared`);
-      problems = await restoreAndCompare(engine, plain, req.verifyUri, manifest);
+      problems = await restoreAndCompare(engine, plain, req.verifyUri, manifest, req.pgClient);
     }
   } finally {
     // Even when parsing failed, a checksum mismatch is the clearer report: it says the bytes changed.
@@ -391,6 +402,7 @@ export interface RestoreRequest {
   targetUri: string;
   drop: boolean;
   decryption: DecryptionKeys;
+  pgClient?: PgClient;
 }
 
 /**
@@ -403,12 +415,14 @@ export async function restoreBackup(req: RestoreRequest): Promise<void> {
   const engine = engineOfBackup(req.backup);
   const expected = req.backup.metadata[META.sha256];
   if (!expected) throw new Error(`${req.backup.name} has no sha256 in its metadata, so what would be restored cannot be checked; nothing was changed`);
+  checkClientReads(engine, req.backup.metadata[META.pgDumpVersion], req.pgClient);
   const manifest = await readManifest(req.store, req.backup.name);
   const hashed = hashing(req.store.download(req.backup.name));
   const mismatch = (actual: string) => `checksum mismatch for ${req.backup.name}: stored sha256 ${expected}, downloaded ${actual}; the backup is damaged or was changed`;
   try {
     const plain = await plainStream(req.backup, hashed.stream, req.decryption);
     await restore(engine, plain, req.targetUri, {
+      pgClient: req.pgClient,
       drop: req.drop,
       manifest,
       beforeCommit: async () => {

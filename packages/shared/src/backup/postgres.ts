@@ -4,11 +4,12 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
-import { exec, feedCommand, streamCommand, writeToStdin } from '../exec';
+import { ExecError, exec, feedCommand, streamCommand, writeToStdin } from '../exec';
 import { InputError, checkDatabaseUri } from '../inputs';
 import { formatDatabaseUri, parseDatabaseUri, redact } from '../secrets/index';
 import { selector } from './glob';
 import { compareManifest, type Manifest, type ManifestObject } from './manifest';
+import { findPgClients, isPlainPgVersion, parsePgServerVersion, pgArchiveTooNew, pgProgram, pickPgClient, type PgClient, type PgClientSearch, type PgVersion } from './postgres-client';
 
 export interface PgConnection {
   /** The URI without its password, for `--dbname` (libpq takes the other parameters from it). */
@@ -46,8 +47,11 @@ class PsqlSession {
   private exited = false;
   private readonly closed: Promise<void>;
 
-  constructor(private readonly conn: PgConnection) {
-    this.child = spawn('psql', ['-X', '-A', '-t', '-q', '-v', 'ON_ERROR_STOP=1', '-F', SEP, '--no-password', `--dbname=${conn.dbname}`], { env: pgEnv(conn), stdio: ['pipe', 'pipe', 'pipe'] });
+  constructor(
+    private readonly conn: PgConnection,
+    client: PgClient,
+  ) {
+    this.child = spawn(pgProgram(client, 'psql'), ['-X', '-A', '-t', '-q', '-v', 'ON_ERROR_STOP=1', '-F', SEP, '--no-password', `--dbname=${conn.dbname}`], { env: pgEnv(conn), stdio: ['pipe', 'pipe', 'pipe'] });
     createInterface({ input: this.child.stdout }).on('line', (line) => {
       this.lines.push(line);
       this.waiter?.();
@@ -112,6 +116,41 @@ class PsqlSession {
   }
 }
 
+/** The server's version, asked with the client's psql (any psql reads it from any server); `input` names the URI in its errors. */
+export async function pgServerVersion(uri: string, client: PgClient, input = 'uri'): Promise<PgVersion> {
+  const conn = pgConnection(uri, input);
+  const sql = "SELECT current_setting('server_version_num') || ' ' || current_setting('server_version')";
+  let out: string;
+  try {
+    out = (await exec(pgProgram(client, 'psql'), ['-X', '-A', '-t', '-q', '--no-password', `--dbname=${conn.dbname}`, '-c', sql], { env: pgEnv(conn), silent: true, secrets: [conn.password, uri] })).stdout.trim();
+  } catch (error) {
+    const stderr = error instanceof ExecError ? error.result.stderr.trim() : (error as Error).message;
+    throw new Error(`psql failed: ${redact(stderr, [conn.password])}`, { cause: error });
+  }
+  const [num = '', version = ''] = out.split(' ');
+  const parsed = parsePgServerVersion(num, version);
+  if (!parsed) throw new Error(`the server answered ${JSON.stringify(out.slice(0, 100))} for its version, which is no PostgreSQL version`);
+  return parsed;
+}
+
+/** A server the client works with, and the input its URI came from (for errors about the URI). */
+export interface PgServer {
+  uri: string;
+  input: string;
+}
+
+/**
+ * The client that backs up, verifies and restores: the given one, else the newest on the runner
+ * (`search`), and in either case not older than any of the servers it works with, checked before
+ * anything is done (PgClientTooOld says what to install).
+ */
+export async function choosePgClient(servers: readonly PgServer[], options: { client?: PgClient; search?: PgClientSearch } = {}): Promise<PgClient> {
+  const clients = options.client ? [options.client] : findPgClients(options.search);
+  const probe = pickPgClient(clients, []);
+  const versions = await Promise.all(servers.map(async ({ uri, input }) => ({ ...(await pgServerVersion(uri, probe, input)), address: parseDatabaseUri(uri).serverIdentity })));
+  return pickPgClient(clients, versions);
+}
+
 const TABLES_SQL = `SELECT n.nspname, c.relname FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
   WHERE c.relkind IN ('r', 'p') AND n.nspname NOT IN ('pg_catalog', 'information_schema') AND n.nspname NOT LIKE 'pg_toast%' AND n.nspname NOT LIKE 'pg_temp%'
   ORDER BY 1, 2`;
@@ -126,28 +165,26 @@ async function countRows(session: PsqlSession, tables: readonly [string, string]
   return rows.map(([name, count]) => ({ database, name: name as string, kind: 'table' as const, count: Number(count) }));
 }
 
-/** pg_dump refuses a newer server; say what to install instead of its terse message. */
-function explainVersionMismatch(error: unknown): never {
-  const text = String((error as Error).message ?? error);
-  const m = /server version: ([\d.]+); pg_dump version: ([\d.]+)/.exec(text);
-  if (m) throw new Error(`pg_dump ${m[2]} is older than the server (${m[1]}) and cannot dump it: install postgresql-client-${(m[1] as string).split('.')[0]} on the runner`, { cause: error });
-  throw error;
-}
-
 export interface PgDump {
   stream: AsyncGenerator<Buffer>;
   manifest: Manifest;
+  /** The version of the pg_dump that writes the dump, once the stream has started: a client older than it cannot read the backup. */
+  pgDumpVersion?: string;
 }
 
 /**
  * `pg_dump --format=custom` of one database, streamed, in a snapshot shared with a psql session that
  * counts every table's rows for the manifest. Fails (as the iteration's error) when pg_dump does.
  */
-export function dumpPostgres(uri: string, options: { include?: string[]; exclude?: string[]; tool?: string; onStderr?: (text: string) => void } = {}): PgDump {
+export function dumpPostgres(uri: string, options: { include?: string[]; exclude?: string[]; tool?: string; onStderr?: (text: string) => void; client?: PgClient } = {}): PgDump {
   const conn = pgConnection(uri);
   const manifest: Manifest = { engine: 'postgres', databases: [conn.database], tool: options.tool ?? 'pg_dump', objects: [] };
+  const dumped: PgDump = { stream: generate(), manifest };
   async function* generate(): AsyncGenerator<Buffer> {
-    const session = new PsqlSession(conn);
+    const client = options.client ?? (await choosePgClient([{ uri, input: 'uri' }]));
+    // Recorded in the backup's metadata, which holds plain ASCII only; a client of another form records nothing.
+    if (isPlainPgVersion(client.version)) dumped.pgDumpVersion = client.version;
+    const session = new PsqlSession(conn, client);
     try {
       await session.query('BEGIN ISOLATION LEVEL REPEATABLE READ, READ ONLY;');
       const [[snapshot] = []] = await session.query('SELECT pg_export_snapshot();');
@@ -161,33 +198,31 @@ export function dumpPostgres(uri: string, options: { include?: string[]; exclude
       // double the CPU cost and leave nothing for gzip/zstd to gain.
       const args = ['--format=custom', '--compress=0', '--no-password', `--snapshot=${snapshot}`, `--dbname=${conn.dbname}`];
       if (filtered) args.push(...tables.map(([schema, table]) => `--table=${quoteIdent(schema)}.${quoteIdent(table)}`));
-      const dump = streamCommand('pg_dump', args, { env: pgEnv(conn), secrets: [conn.password, uri], onStderr: options.onStderr });
+      const dump = streamCommand(pgProgram(client, 'pg_dump'), args, { env: pgEnv(conn), secrets: [conn.password, uri], onStderr: options.onStderr });
       let first = true;
-      try {
-        for await (const chunk of dump) {
-          // pg_dump has imported the snapshot once it writes; count in it while the dump streams.
-          if (first) {
-            first = false;
-            manifest.objects = await countRows(session, tables, conn.database);
-          }
-          yield chunk;
+      for await (const chunk of dump) {
+        // pg_dump has imported the snapshot once it writes; count in it while the dump streams.
+        if (first) {
+          first = false;
+          manifest.objects = await countRows(session, tables, conn.database);
         }
-      } catch (error) {
-        explainVersionMismatch(error);
+        yield chunk;
       }
     } finally {
       await session.close();
     }
   }
-  return { stream: generate(), manifest };
+  return dumped;
 }
 
 /**
  * Reads a custom-format dump through with pg_restore into /dev/null: unlike `--list`, which stops after
  * the table of contents, this decompresses every data block, so damage anywhere is found.
  */
-export async function checkPgDump(source: AsyncIterable<Uint8Array>): Promise<void> {
-  await feedCommand('pg_restore', ['--file=/dev/null'], source, { onStderr: () => {} });
+export async function checkPgDump(source: AsyncIterable<Uint8Array>, client: PgClient = pickPgClient(findPgClients(), [])): Promise<void> {
+  await feedCommand(pgProgram(client, 'pg_restore'), ['--file=/dev/null'], source, { onStderr: () => {} }).catch((error: unknown) => {
+    throw (error instanceof ExecError && pgArchiveTooNew(client, error.result.stderr)) || error;
+  });
 }
 
 /** Exact row counts of those of the given tables that exist, in the session's database as it sees it now. */
@@ -201,8 +236,8 @@ async function inventory(session: PsqlSession, objects: readonly ManifestObject[
 }
 
 /** Exact row counts of the given tables as they are now. */
-export async function inventoryPostgres(uri: string, objects: readonly ManifestObject[], database: string): Promise<ManifestObject[]> {
-  const session = new PsqlSession(pgConnection(uri, 'verify-uri'));
+export async function inventoryPostgres(uri: string, objects: readonly ManifestObject[], database: string, client?: PgClient): Promise<ManifestObject[]> {
+  const session = new PsqlSession(pgConnection(uri, 'verify-uri'), client ?? (await choosePgClient([{ uri, input: 'verify-uri' }])));
   try {
     return await inventory(session, objects, database);
   } finally {
@@ -211,9 +246,9 @@ export async function inventoryPostgres(uri: string, objects: readonly ManifestO
 }
 
 /** Runs statements on the server's maintenance connection (CREATE/DROP DATABASE cannot run in a transaction). */
-async function adminSql(uri: string, sql: string, input: string): Promise<void> {
+async function adminSql(uri: string, sql: string, input: string, client?: PgClient): Promise<void> {
   const conn = pgConnection(uri, input);
-  await exec('psql', ['-X', '-q', '-v', 'ON_ERROR_STOP=1', '--no-password', `--dbname=${conn.dbname}`, '-c', sql], { env: pgEnv(conn), silent: true, secrets: [conn.password] });
+  await exec(pgProgram(client ?? (await choosePgClient([{ uri, input }])), 'psql'), ['-X', '-q', '-v', 'ON_ERROR_STOP=1', '--no-password', `--dbname=${conn.dbname}`, '-c', sql], { env: pgEnv(conn), silent: true, secrets: [conn.password] });
 }
 
 /** The same connection string with another database in its path (PostgreSQL and MySQL alike). */
@@ -221,22 +256,22 @@ export function uriWithDatabase(uri: string, database: string): string {
   return formatDatabaseUri(parseDatabaseUri(uri), { password: true, database });
 }
 
-export async function createPgDatabase(uri: string, database: string): Promise<void> {
-  await adminSql(uri, `CREATE DATABASE ${quoteIdent(database)}`, 'verify-uri');
+export async function createPgDatabase(uri: string, database: string, client?: PgClient): Promise<void> {
+  await adminSql(uri, `CREATE DATABASE ${quoteIdent(database)}`, 'verify-uri', client);
 }
 
-export async function dropPgDatabase(uri: string, database: string): Promise<void> {
-  await adminSql(uri, `DROP DATABASE IF EXISTS ${quoteIdent(database)} WITH (FORCE)`, 'verify-uri');
+export async function dropPgDatabase(uri: string, database: string, client?: PgClient): Promise<void> {
+  await adminSql(uri, `DROP DATABASE IF EXISTS ${quoteIdent(database)} WITH (FORCE)`, 'verify-uri', client);
 }
 
 /**
  * The dump's table of contents as `pg_restore --list` prints it, read from the head of the stream
  * (pg_restore stops reading after the TOC), and the stream whole again for the restore.
  */
-async function readToc(source: AsyncIterable<Uint8Array>): Promise<{ toc: string; stream: AsyncIterable<Uint8Array> }> {
+async function readToc(source: AsyncIterable<Uint8Array>, client: PgClient): Promise<{ toc: string; stream: AsyncIterable<Uint8Array> }> {
   const iterator = source[Symbol.asyncIterator]();
   const head: Uint8Array[] = [];
-  const child = spawn('pg_restore', ['--list'], { stdio: ['pipe', 'pipe', 'pipe'] });
+  const child = spawn(pgProgram(client, 'pg_restore'), ['--list'], { stdio: ['pipe', 'pipe', 'pipe'] });
   let toc = '';
   let stderr = '';
   child.stdout.setEncoding('utf8').on('data', (t: string) => (toc += t));
@@ -265,7 +300,7 @@ async function readToc(source: AsyncIterable<Uint8Array>): Promise<{ toc: string
       head.push(next.value);
       if (!child.stdin.write(next.value)) await Promise.race([once(child.stdin, 'drain').catch(() => undefined), closed]);
     }
-    if ((await closed) !== 0) throw new Error(`pg_restore cannot read the backup's table of contents: ${stderr.trim()}`);
+    if ((await closed) !== 0) throw pgArchiveTooNew(client, stderr) ?? new Error(`pg_restore cannot read the backup's table of contents: ${stderr.trim()}`);
   } catch (error) {
     child.kill('SIGTERM');
     throw error;
@@ -368,8 +403,8 @@ function keepsShared(e: TocEntry, target: TargetObjects): boolean {
 }
 
 /** pg_restore turning the dump on its stdin into an SQL script on its stdout. */
-function pgRestoreScript(source: AsyncIterable<Uint8Array>, args: readonly string[]): { script: AsyncIterable<Buffer>; done: Promise<void> } {
-  const child = spawn('pg_restore', args, { stdio: ['pipe', 'pipe', 'pipe'] });
+function pgRestoreScript(source: AsyncIterable<Uint8Array>, args: readonly string[], client: PgClient): { script: AsyncIterable<Buffer>; done: Promise<void> } {
+  const child = spawn(pgProgram(client, 'pg_restore'), args, { stdio: ['pipe', 'pipe', 'pipe'] });
   let stderr = '';
   child.stderr.setEncoding('utf8').on('data', (t: string) => (stderr = (stderr + t).slice(-4096)));
   const closed = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve, reject) => {
@@ -433,6 +468,8 @@ export interface PgRestoreOptions {
   manifest?: Manifest;
   /** Runs when everything is restored, before COMMIT (the download's checksum): throwing rolls the restore back. */
   beforeCommit?: () => Promise<void>;
+  /** The client, chosen for the target server (choosePgClient); default the runner's newest, checked against the target. */
+  client?: PgClient;
 }
 
 /**
@@ -445,10 +482,11 @@ export interface PgRestoreOptions {
  */
 export async function restorePostgres(source: AsyncIterable<Uint8Array>, targetUri: string, options: PgRestoreOptions = {}): Promise<void> {
   const conn = pgConnection(targetUri, 'target-uri');
-  const { toc, stream } = await readToc(source);
+  const client = options.client ?? (await choosePgClient([{ uri: targetUri, input: 'target-uri' }]));
+  const { toc, stream } = await readToc(source, client);
   const entries = parseToc(toc);
   const relations = entries.filter((e) => e.catalog === '1259' || e.desc === 'CONSTRAINT').length;
-  const session = new PsqlSession(conn);
+  const session = new PsqlSession(conn, client);
   const dir = mkdtempSync(join(tmpdir(), 'slipway-pg-'));
   let settings: string[] = [];
   let committed = false;
@@ -463,7 +501,7 @@ export async function restorePostgres(source: AsyncIterable<Uint8Array>, targetU
       writeFileSync(join(dir, 'toc.list'), `${kept.map((e) => e.line).join('\n')}\n`, { mode: 0o600 });
       args.push(`--use-list=${join(dir, 'toc.list')}`);
     }
-    const restore = pgRestoreScript(stream, args);
+    const restore = pgRestoreScript(stream, args, client);
     const [fed, done] = await Promise.allSettled([session.feed(withoutFinalCommit(restore.script)), restore.done]);
     const failed = [done, fed].find((r) => r.status === 'rejected');
     // A statement that fails stops psql, and then pg_restore on a closed pipe: psql's error is the cause.
