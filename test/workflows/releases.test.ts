@@ -161,7 +161,7 @@ describe('canary-release.yml', () => {
     await cluster.kubectl(['create', 'namespace', ns]);
   };
   const helm = (args: string[]) => exec('helm', [...args, '--kubeconfig', cluster.kubeconfig, '--namespace', ns], { env: cluster.env, silent: true });
-  const releases = async () => (JSON.parse((await helm(['list', '-a', '-o', 'json'])).stdout) as { name: string }[]).map((r) => r.name).sort();
+  const releases = async () => (JSON.parse((await helm(['list', '-o', 'json'])).stdout) as { name: string }[]).map((r) => r.name).sort();
   const image = (deployment: string) => cluster.kubectl(['-n', ns, 'get', 'deployment', deployment, '-o', 'jsonpath={.spec.template.spec.containers[0].image}']);
   /** The user's repository with the demo chart, releasing `v2` as the canary of the stable release `shop`. */
   const chartRelease = (inputs: Record<string, string> = {}) => {
@@ -200,7 +200,9 @@ describe('canary-release.yml', () => {
     // Something not Helm's already holds stable's name: its first install fails and is removed.
     await cluster.kubectl(['-n', ns, 'create', 'deployment', 'shop', '--image=registry.example/other:1']);
     const { repo, secrets } = chartRelease();
+    const load = startLoad(stack.canaryRouter.url, 100);
     const run = await runAct({ repo, release, secrets });
+    await load.stop();
     expect(run.exitCode).not.toBe(0);
     expect(run.log).toMatch(/helm upgrade of shop failed; the failed first install was removed/);
     expect(await releases()).toEqual(['shop-canary']);

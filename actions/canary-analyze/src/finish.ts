@@ -48,7 +48,7 @@ async function finishPromotion(config: CanaryConfig, finish: FinishConfig, conte
     release?.();
     created.close();
   }
-  const answers = await routing.waitHealthy({ ...finish.verification.health, successes: 3, intervalMs: 500, deadlineMs: 30_000 });
+  const answers = await routing.waitHealthy({ ...finish.verification.health, successes: 3, intervalMs: 500, deadlineMs: 30_000 }, undefined, signal);
   const last = answers.probes.at(-1)?.detail ?? 'no probe';
   ending.rows.push(['Stable answers', answers.healthy ? `yes (${last})` : `no (last: ${last})`]);
   if (!answers.healthy) return { ...ending, stableVerified: false, headline: '❌ stable stopped answering after the canary was removed' };
