@@ -3,7 +3,8 @@
 // (checked against GitHub's OpenAPI description) receives the incident issue; the canary release is
 // removed from the local Kubernetes control plane with the real Helm and kubectl.
 import { randomBytes } from 'node:crypto';
-import { readFileSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, beforeEach, describe, expect, it, vi } from 'vitest';
 import { exec } from '../../../packages/shared/src/exec';
@@ -126,6 +127,25 @@ describe('dist/canary-analyze/index.js, mode finish, after a promotion', () => {
     expect(samples.filter((s) => s.error || s.status !== 200)).toEqual([]);
     expect(samples.at(-1)?.color).toBe('canary');
   }, 60_000);
+
+  it('fails, saying so, when stable stops answering once the canary is removed', async () => {
+    // kubectl stands in for the cluster here, to fail stable exactly when the canary is scaled to 0.
+    const bin = mkdtempSync(join(tmpdir(), 'slipway-kubectl-'));
+    const deployment = JSON.stringify({ metadata: { name: 'shop-canary', annotations: {} }, spec: { replicas: 2 } });
+    writeFileSync(join(bin, 'kubectl'), `#!/bin/sh
+case "$*" in
+  *" -l "*) echo '{"items":[${deployment}]}' ;;
+  *"get deployment"*) echo '${deployment}' ;;
+  *scale*) curl -fsS -X POST '${stable.url}/admin/fail?rate=1' >/dev/null ;;
+esac
+`, { mode: 0o755 });
+    const run = await runAction('canary-analyze', { ...finishInputs('promote'), 'canary-removal': 'scale-to-zero', 'canary-release': 'shop-canary' }, { ...env('9109'), PATH: `${bin}:${process.env.PATH ?? ''}` });
+    expect(run.exitCode).toBe(1);
+    expect(run.outputs).toMatchObject({ 'canary-removed': 'true', 'stable-verified': 'false', 'final-weight': '0' });
+    expect(run.stdout).toMatch(/::error::canary finish: stable stopped answering after the canary was removed/);
+    expect(run.summary).toContain('the canary release shop-canary was scaled to 0: shop-canary (2 replicas before)');
+    expect(upstreamFile()).toMatch(new RegExp(`server ${stable.address} weight=100;`));
+  }, 90_000);
 
   it('puts routing back exactly when the job is cancelled while stable is verified', async () => {
     const before = upstreamFile();
