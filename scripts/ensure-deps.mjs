@@ -29,6 +29,7 @@ const SYSTEM = [
   { command: 'mariadbd', pkg: 'mariadb-server', why: 'MariaDB server for backup tests' },
   { command: 'mariadb-dump', pkg: 'mariadb-client', why: 'MariaDB client and dump tool for backup tests' },
   { command: 'buildah', pkg: 'buildah', why: 'build-scan builds images daemonlessly with buildah' },
+  { command: 'skopeo', pkg: 'skopeo', why: 'build-scan pushes the scanned OCI layout byte for byte with skopeo' },
   { command: 'shellcheck', pkg: 'shellcheck', why: 'actionlint checks the workflows\' run: scripts with shellcheck' },
   { command: 'docker-registry', pkg: 'docker-registry', why: 'build-scan pushes to a real registry on loopback' },
   { command: 'postgres', pkg: 'postgresql', why: 'PostgreSQL server for backup tests', present: () => debianServer('postgresql', 'postgres'), demo: true },

@@ -51,7 +51,7 @@ export async function runAction(
   action: string,
   inputs: Record<string, string>,
   env: Record<string, string> = {},
-  options: { interrupt?: { when: RegExp; signal: NodeJS.Signals }; onStdout?: (text: string) => void; signal?: AbortSignal } = {},
+  options: { interrupt?: { when: RegExp; signal: NodeJS.Signals }; onStdout?: (text: string) => void; signal?: AbortSignal; onSpawn?: (pid: number) => void } = {},
 ): Promise<ActionRun> {
   const dir = mkdtempSync(join(tmpdir(), `slipway-${action}-`));
   const outputFile = join(dir, 'output');
@@ -75,6 +75,7 @@ export async function runAction(
   });
   // An abort is reported through the exit code, like a cancelled step.
   child.on('error', () => undefined);
+  if (child.pid !== undefined) options.onSpawn?.(child.pid);
   let stdout = '';
   let stderr = '';
   let interrupted = false;

@@ -12,6 +12,8 @@ export interface BuildScanConfig {
   labels: Record<string, string>;
   tags: string[];
   push: boolean;
+  /** With push and scan: push only after the local image passes the gate; false pushes first and scans the pushed image. */
+  scanBeforePush: boolean;
   registry: string;
   credentials?: Credentials;
   cache: CacheMode;
@@ -59,6 +61,7 @@ export function readInputs(ctx: RunContext & { defaultBranch?: string }, env: No
 
   const builder = getEnum('builder', ['docker', 'buildah'] as const, 'docker');
   const push = getBoolean('push', false);
+  const scanBeforePush = getBoolean('scan-before-push', true);
   const registry = getString('registry') || registryHost(image);
   let username = getString('username');
   let password = getString('password', { secret: true });
@@ -110,6 +113,7 @@ export function readInputs(ctx: RunContext & { defaultBranch?: string }, env: No
     labels: Object.fromEntries(getKeyValues('labels')),
     tags,
     push,
+    scanBeforePush,
     registry,
     credentials: password ? { username, password } : undefined,
     cache,

@@ -28,18 +28,40 @@ run(async () => {
   let result: image.GateResult | undefined;
   let upload: image.SarifUpload | string | undefined;
   let failure: Error | undefined;
+  // Without a scan there is no gate to wait for: the builder pushes straight away.
+  const scanFirst = config.push && config.scanBeforePush && config.scan !== undefined;
+  // A cancelled job (the runner signals only this process: SIGINT, then SIGTERM) stops the command
+  // running, pushes no further tag, and still reports and removes the layout and auth file.
+  const controller = new AbortController();
+  const cancel = (name: NodeJS.Signals) => controller.abort(new Error(`the job was cancelled (${name})`));
+  process.on('SIGINT', cancel);
+  process.on('SIGTERM', cancel);
+  const signal = controller.signal;
+  const progress: image.PushProgress = { pushed: [], signal };
+  let built: image.BuiltImage | undefined;
   try {
     timeline.note('Tags', refs.join(', '));
+    if (scanFirst && !(await image.hasSkopeo())) {
+      throw new Error('scan-before-push copies the scanned image to the registry with skopeo, byte for byte, and skopeo is not on PATH: install it (`sudo apt-get install -y skopeo`; GitHub\'s Ubuntu runners have it), or set scan-before-push: false');
+    }
     if (config.push) {
-      await registry.login();
+      await registry.login({ skopeo: scanFirst });
       if (config.credentials) timeline.note('Login', `${config.credentials.username} at ${config.registry}`);
     }
-    const spec: image.BuildSpec = { ...config, labels, cacheScope: config.image, timestamp };
-    const built = config.builder === 'buildah' ? await image.buildWithBuildah(spec, files, registry, secrets) : await image.buildWithBuildx(spec, files, secrets);
+    const spec: image.BuildSpec = { ...config, labels, cacheScope: config.image, timestamp, scanBeforePush: scanFirst };
+    if (scanFirst && config.cache === 'registry') {
+      core.notice(config.builder === 'buildah'
+        ? `cache: registry with scan-before-push: ${config.image}-buildcache is read but not written, as buildah writes it while it builds, before the scan, where an image that fails the gate would leave its layers. Set scan-before-push: false to write it.`
+        : `cache: registry with scan-before-push: ${config.image}:buildcache is read while building and written only after the gate passes.`);
+    }
+    built = config.builder === 'buildah' ? await image.buildWithBuildah(spec, files, registry, secrets, signal) : await image.buildWithBuildx(spec, files, secrets, signal);
     outputs.digest = built.digest;
-    timeline.note(config.push ? 'Pushed' : 'Built', `${config.builder}${config.platforms.length ? ` for ${config.platforms.join(', ')}` : ''}${built.digest ? `: ${built.digest}` : ` (${built.scanTarget.ref})`}, cache ${config.cache}`);
+    // The digest scanned: the pushed one, or the local layout's (which is what a scan-first push must put in the registry).
+    const scanned = built.digest || built.localDigest;
+    timeline.note(config.push && !scanFirst ? 'Pushed' : 'Built', `${config.builder}${config.platforms.length ? ` for ${config.platforms.join(', ')}` : ''}${scanned ? `: ${scanned}` : ` (${built.scanTarget.ref})`}, cache ${config.cache}${scanFirst ? '; pushed only if the scan passes' : ''}`);
 
     if (config.scan) {
+      signal.throwIfAborted();
       const scan = config.scan;
       const bin = await image.installScanner({ name: scan.scanner, version: scan.version, checksum: scan.checksum, mirror: scan.mirror, mirrorHeaders: scan.mirrorHeaders });
       const cacheDir = join(process.env.RUNNER_TEMP || tmpdir(), `slipway-${scan.scanner}-cache`);
@@ -49,7 +71,10 @@ run(async () => {
       }
       const report = join(work, `${scan.scanner}-report.json`);
       const sbom = scan.sbom ? resolve(join(work, 'sbom.cdx.json')) : undefined;
-      await image.scanImage({ scanner: scan.scanner, bin, cacheDir, target: built.scanTarget, scans: scan.scans, platform: config.platforms[0], insecure: registry.insecure, env: registry.scannerEnv(), report, emptyIgnoreFile: join(work, 'no-ignore'), sbom, secrets });
+      signal.throwIfAborted();
+      // The registry's credentials only for a pushed image: a local layout needs none.
+      const env = built.scanTarget.kind === 'registry' ? registry.scannerEnv() : {};
+      await image.scanImage({ scanner: scan.scanner, bin, cacheDir, target: built.scanTarget, scans: scan.scans, platform: config.platforms[0], insecure: registry.insecure, env, report, emptyIgnoreFile: join(work, 'no-ignore'), sbom, secrets, signal });
       if (sbom) outputs['sbom-file'] = sbom;
       const { findings } = image.parseReport(JSON.parse(readFileSync(report, 'utf8')));
       result = image.gate(findings, { failOn: scan.failOn, ignoreUnfixed: scan.ignoreUnfixed, ignore: scan.ignore });
@@ -60,7 +85,7 @@ run(async () => {
 
       // SARIF has every finding the ignore file leaves, fixable or not.
       const ignored = new Set(result.ignored);
-      const sarif = JSON.stringify(image.toSarif(findings.filter((f) => !ignored.has(f)), { name: scan.scanner === 'trivy' ? 'Trivy' : 'Grype', version: scan.version, informationUri: image.SCANNER_RELEASES[scan.scanner].informationUri }, built.digest ? `${config.image}@${built.digest}` : refs[0] ?? config.image), null, 2);
+      const sarif = JSON.stringify(image.toSarif(findings.filter((f) => !ignored.has(f)), { name: scan.scanner === 'trivy' ? 'Trivy' : 'Grype', version: scan.version, informationUri: image.SCANNER_RELEASES[scan.scanner].informationUri }, scanned ? `${config.image}@${scanned}` : refs[0] ?? config.image), null, 2);
       outputs['sarif-file'] = resolve(config.sarifFile || join(work, 'build-scan.sarif'));
       writeFileSync(outputs['sarif-file'], sarif);
       if (config.uploadSarif) {
@@ -68,13 +93,24 @@ run(async () => {
         if (typeof upload !== 'string') outputs['sarif-id'] = upload.id;
       }
       if (!result.passed) {
-        throw new Error(`the image has ${result.blocking.length} finding(s) at ${scan.failOn.join(' or ')}: ${[...new Set(result.blocking.map((f) => f.id))].slice(0, 10).join(', ')}${result.blocking.length > 10 ? ', …' : ''}`);
+        throw new Error(`the image has ${result.blocking.length} finding(s) at ${scan.failOn.join(' or ')}: ${[...new Set(result.blocking.map((f) => f.id))].slice(0, 10).join(', ')}${result.blocking.length > 10 ? ', …' : ''}${scanFirst ? '; nothing was pushed' : ''}`);
+      }
+    }
+    if (scanFirst) {
+      outputs.digest = await image.pushScanned(spec, built, files, registry, secrets, progress);
+      timeline.note('Pushed', `${refs.length} tag(s) as ${outputs.digest}, the digest scanned`);
+      if (config.cache === 'registry' && config.builder === 'docker') {
+        await image.writeBuildxCache(spec, files, secrets, signal).catch((error: unknown) => core.warning(`The image is pushed, but its registry cache was not written: ${(error as Error).message}`));
       }
     }
   } catch (error) {
     failure = error as Error;
+    // Tags pushed before a failure hold the scanned digest (pushScanned() checks each).
+    if (progress.pushed.length) outputs.digest = built?.localDigest ?? '';
     throw error;
   } finally {
+    process.off('SIGINT', cancel);
+    process.off('SIGTERM', cancel);
     files.remove();
     await registry.logout();
     core.setOutput('image', outputs.image);
@@ -89,8 +125,9 @@ run(async () => {
     if (config.summary) {
       core.summary.addHeading(`build-scan: ${config.image}`, 3);
       addTable(['', ''], [
-        ['Result', failure ? `failed: ${failure.message}` : config.push ? 'built and pushed' : 'built'],
+        ['Result', failure ? `failed: ${failure.message}` : config.push ? (outputs.gate && config.scanBeforePush ? 'built, scanned, then pushed' : 'built and pushed') : 'built'],
         ['Tags', refs.join('\n')],
+        ...(scanFirst && failure && result?.passed !== false ? [['Pushed', progress.pushed.join('\n') || 'none'], ['Not pushed', refs.filter((r) => !progress.pushed.includes(r)).join('\n') || 'none']] : []),
         ['Digest', outputs.digest || '— (not pushed)'],
         ['Builder', `${config.builder}${config.platforms.length ? ` (${config.platforms.join(', ')})` : ''}, cache ${config.cache}`],
         ...(config.scan ? [['Scan', `${config.scan.scanner} ${config.scan.version}: ${config.scan.scans.join(', ')}`], ['Gate', outputs.gate ? `${outputs.gate} (fail on ${config.scan.failOn.join(', ') || 'nothing: report only'}${config.scan.ignoreUnfixed ? ', fixable only' : ''})` : '—']] : []),

@@ -5,7 +5,7 @@ import { spawnSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parse } from 'yaml';
 import { startGitHubApi, type GitHubApi } from '../../../test/fakes/github-api';
@@ -26,6 +26,19 @@ const fakeAwsKey = `AKIA${randomBytes(16).toString('hex').toUpperCase().replace(
 const buildSecret = `npm-${randomBytes(12).toString('hex')}`;
 
 const log = (r: ActionRun) => `exit ${r.exitCode}\n${r.stdout}\n${r.stderr}`;
+const OCI_MANIFESTS = 'application/vnd.oci.image.manifest.v1+json, application/vnd.oci.image.index.v1+json';
+
+interface Sarif {
+  runs: { properties: { image: string; digest?: string }; results: { ruleId: string; locations: { physicalLocation: { artifactLocation: { uri: string }; region: { startLine: number } } }[] }[] }[];
+}
+const readSarif = (r: ActionRun) => JSON.parse(readFileSync(r.outputs['sarif-file']!, 'utf8')) as Sarif;
+/** The digest of the local OCI layout the run built and scanned, from its log. */
+const scannedDigest = (r: ActionRun) => /^Built: buildah[^:]*: (sha256:[0-9a-f]{64}), cache \w+; pushed only if the scan passes$/m.exec(r.stdout)?.[1];
+/** The digest the registry serves for a reference (tag or digest), from its Docker-Content-Digest; undefined when it has none. */
+async function registryDigest(repository: string, reference: string): Promise<string | undefined> {
+  const response = await registry.get(`/v2/${repository}/manifests/${reference}`, OCI_MANIFESTS);
+  return response.ok ? (response.headers.get('docker-content-digest') ?? undefined) : undefined;
+}
 
 beforeAll(async () => {
   [registry, github, mirror] = await Promise.all([startRegistry(), startGitHubApi(TOKEN), startTrivyMirror()]);
@@ -38,6 +51,12 @@ beforeAll(async () => {
   writeFileSync(join(context, 'Containerfile'), 'FROM scratch\nARG VERSION=dev\nLABEL com.example.version=$VERSION\nCOPY app.txt /app/app.txt\nCOPY config/ /app/config/\n');
   writeFileSync(join(context, 'app.txt'), 'hello\n');
   writeFileSync(join(context, 'config', 'deploy.env'), `REGION=eu-west-1\nAWS_ACCESS_KEY_ID=${fakeAwsKey}\n`);
+  // The same image without the key: it passes the gate.
+  const clean = join(work, 'clean');
+  mkdirSync(join(clean, 'config'), { recursive: true });
+  writeFileSync(join(clean, 'Containerfile'), 'FROM scratch\nCOPY app.txt /app/app.txt\nCOPY config/ /app/config/\n');
+  writeFileSync(join(clean, 'app.txt'), 'hello\n');
+  writeFileSync(join(clean, 'config', 'deploy.env'), 'REGION=eu-west-1\n');
   writeFileSync(join(work, 'event.json'), JSON.stringify({ repository: { default_branch: 'main' } }));
 }, 180_000);
 
@@ -65,7 +84,7 @@ function buildScan(inputs: Record<string, string>, env: Record<string, string> =
 }
 
 describe('build-scan bundle', () => {
-  it('builds with buildah, pushes every computed tag with OCI labels, scans with a verified Trivy, fails the gate on a planted key, and uploads SARIF', async () => {
+  it('scan-before-push false: builds with buildah, pushes every computed tag with OCI labels, then scans the pushed image with a verified Trivy, fails the gate on a planted key, and uploads SARIF', async () => {
     const cache = toolCache();
     const inputs = {
       image: `${registry.host}/acme/shop`,
@@ -74,6 +93,7 @@ describe('build-scan bundle', () => {
       secrets: `npm_token=${buildSecret}`,
       labels: 'org.opencontainers.image.vendor=Acme',
       sbom: 'true',
+      'scan-before-push': 'false',
     };
     // The mirror's archive is not the published Trivy 0.69.3: Slipway's pin refuses it, whatever the mirror's checksums say.
     const refused = await buildScan(inputs, { RUNNER_TOOL_CACHE: cache });
@@ -83,7 +103,8 @@ describe('build-scan bundle', () => {
     const run = await buildScan({ ...inputs, 'scanner-checksum': archiveSha }, { RUNNER_TOOL_CACHE: cache });
     // The planted key is CRITICAL: the gate fails the step, after everything was pushed and reported.
     expect(run.exitCode, log(run)).toBe(1);
-    expect(run.stdout).toMatch(/::error::the image has 1 finding\(s\) at CRITICAL or HIGH: aws-access-key-id/);
+    expect(run.stdout).toMatch(/::error::the image has 1 finding\(s\) at CRITICAL or HIGH: aws-access-key-id$/m);
+    expect(run.stdout).toMatch(/^Pushed: buildah: sha256:/m);
     expect(run.stdout).toMatch(/trivy 0\.69\.3 installed \(SHA-256 [0-9a-f]{64} verified against the scanner-checksum input\)/);
     expect(visible(`${run.stdout}\n${run.stderr}`)).not.toContain(registry.password);
     expect(visible(`${run.stdout}\n${run.stderr}`)).not.toContain(buildSecret);
@@ -112,8 +133,10 @@ describe('build-scan bundle', () => {
     expect(run.outputs.labels).toContain('org.opencontainers.image.revision=c0ffee0123456789abcdef0123456789abcdef01');
 
     // SARIF: valid 2.1.0, the secret with its file and line, and the same log uploaded to code scanning.
-    const sarif = JSON.parse(readFileSync(run.outputs['sarif-file']!, 'utf8')) as { runs: { results: { ruleId: string; locations: { physicalLocation: { artifactLocation: { uri: string }; region: { startLine: number } } }[] }[] }[] };
+    const sarif = readSarif(run);
     expect(sarifValidator()(sarif), JSON.stringify(sarifValidator().errors)).toBe(true);
+    // The pushed image was scanned: the SARIF names its digest.
+    expect(sarif.runs[0]?.properties).toEqual({ image: `${registry.host}/acme/shop@${run.outputs.digest}`, digest: run.outputs.digest });
     expect(sarif.runs[0]?.results).toMatchObject([{ ruleId: 'aws-access-key-id', locations: [{ physicalLocation: { artifactLocation: { uri: 'app/config/deploy.env' }, region: { startLine: 2 } } }] }]);
     expect(run.outputs['sarif-id']).toMatch(/^sarif-\d+$/);
     expect(github.sarifs.get(run.outputs['sarif-id']!)).toEqual(sarif);
@@ -132,13 +155,61 @@ describe('build-scan bundle', () => {
     // An accepted finding, in the ignore file: the gate passes, and the next job finds Trivy in the tool cache.
     const ignore = join(work, 'ignore');
     writeFileSync(ignore, '# rotated; the image is rebuilt next week\naws-access-key-id exp:2999-01-01\n');
-    const accepted = await buildScan({ ...inputs, 'scanner-checksum': archiveSha, 'ignore-file': ignore, 'upload-sarif': 'false' }, { RUNNER_TOOL_CACHE: cache });
+    const accepted = await buildScan({ ...inputs, 'scanner-checksum': archiveSha, 'ignore-file': ignore, 'upload-sarif': 'false', 'scan-before-push': 'false' }, { RUNNER_TOOL_CACHE: cache });
     expect(accepted.exitCode, log(accepted)).toBe(0);
     expect(accepted.stdout).toContain('trivy 0.69.3 from the tool cache');
     expect(accepted.outputs).toMatchObject({ gate: 'passed', 'sarif-id': '' });
     // A rebuild is a new image (its `created` label moved on), and every tag moves to it.
     expect((await registry.get('/v2/acme/shop/manifests/edge', 'application/vnd.oci.image.manifest.v1+json')).headers.get('docker-content-digest')).toBe(accepted.outputs.digest);
     expect(accepted.summary).toContain('Ignored by the ignore file: aws-access-key-id');
+  });
+
+  it('scans before it pushes: a failing gate pushes nothing, no tag and no manifest', async () => {
+    const run = await buildScan({ image: `${registry.host}/acme/blocked`, tags: 'type=raw,value=v1', 'scanner-checksum': archiveSha }, { RUNNER_TOOL_CACHE: toolCache() });
+    expect(run.exitCode, log(run)).toBe(1);
+    expect(run.stdout).toMatch(/::error::the image has 1 finding\(s\) at CRITICAL or HIGH: aws-access-key-id; nothing was pushed$/m);
+    expect(run.outputs).toMatchObject({ digest: '', gate: 'failed' });
+    // What was scanned is named by its digest, and the registry has neither it nor any tag.
+    const scanned = scannedDigest(run);
+    expect(scanned, run.stdout).toMatch(/^sha256:[0-9a-f]{64}$/);
+    expect(readSarif(run).runs[0]?.properties).toEqual({ image: `${registry.host}/acme/blocked@${scanned}`, digest: scanned });
+    expect((await registry.get('/v2/acme/blocked/tags/list')).status).toBe(404);
+    expect((await registry.get(`/v2/acme/blocked/manifests/${scanned}`, OCI_MANIFESTS)).status).toBe(404);
+    expect((await registry.get('/v2/acme/blocked/manifests/v1', OCI_MANIFESTS)).status).toBe(404);
+    expect(run.summary).toContain('— (not pushed)');
+  });
+
+  it('scans before it pushes: a passing gate pushes every tag as the very digest that was scanned', async () => {
+    const run = await buildScan({ context: join(work, 'clean'), file: join(work, 'clean', 'Containerfile'), image: `${registry.host}/acme/passed`, tags: 'type=raw,value=v1\ntype=sha', 'scanner-checksum': archiveSha }, { RUNNER_TOOL_CACHE: toolCache() });
+    expect(run.exitCode, log(run)).toBe(0);
+    expect(run.outputs.gate).toBe('passed');
+    const scanned = scannedDigest(run);
+    expect(scanned, run.stdout).toMatch(/^sha256:[0-9a-f]{64}$/);
+    // Scanned digest == `digest` output == the digest the SARIF names == what the registry serves for every tag.
+    expect(run.outputs.digest).toBe(scanned);
+    expect(readSarif(run).runs[0]?.properties).toEqual({ image: `${registry.host}/acme/passed@${scanned}`, digest: scanned });
+    expect(await registry.tags('acme/passed')).toEqual(['latest', 'sha-c0ffee0', 'v1']);
+    for (const tag of ['v1', 'sha-c0ffee0', 'latest']) expect(await registryDigest('acme/passed', tag)).toBe(scanned);
+    // And the image Trivy read is the one the pushed manifest points to: the same config, so the same layers.
+    const report = JSON.parse(readFileSync(join(dirname(run.outputs['sarif-file']!), 'trivy-report.json'), 'utf8')) as { Metadata: { ImageID: string } };
+    const manifest = (await (await registry.get(`/v2/acme/passed/manifests/${scanned}`, OCI_MANIFESTS)).json()) as { config: { digest: string } };
+    expect(report.Metadata.ImageID).toBe(manifest.config.digest);
+    expect(run.stdout).toMatch(new RegExp(`^Pushed: 3 tag\\(s\\) as ${scanned}, the digest scanned$`, 'm'));
+    expect(run.summary).toContain('built, scanned, then pushed');
+  });
+
+  it('scans before it pushes several platforms: the registry holds the local index, by its digest', async () => {
+    const run = await buildScan({ context: join(work, 'clean'), file: join(work, 'clean', 'Containerfile'), image: `${registry.host}/acme/multi`, platforms: 'linux/amd64,linux/arm64', tags: 'type=raw,value=v1', 'scanner-checksum': archiveSha, 'upload-sarif': 'false' }, { RUNNER_TOOL_CACHE: toolCache() });
+    expect(run.exitCode, log(run)).toBe(0);
+    const scanned = scannedDigest(run);
+    expect(scanned, run.stdout).toMatch(/^sha256:[0-9a-f]{64}$/);
+    expect(run.outputs.digest).toBe(scanned);
+    expect(readSarif(run).runs[0]?.properties.digest).toBe(scanned);
+    const index = await registry.get('/v2/acme/multi/manifests/v1', OCI_MANIFESTS);
+    expect(index.headers.get('content-type')).toBe('application/vnd.oci.image.index.v1+json');
+    expect(index.headers.get('docker-content-digest')).toBe(scanned);
+    const platforms = ((await index.json()) as { manifests: { platform: { architecture: string } }[] }).manifests.map((m) => m.platform.architecture);
+    expect(platforms.sort()).toEqual(['amd64', 'arm64']);
   });
 
   it('builds without pushing into an OCI layout that Trivy scans, logging in nowhere', async () => {
@@ -172,6 +243,7 @@ describe('build-scan bundle', () => {
       [{ secrets: `=${buildSecret}` }, /Input 'secrets' is invalid: got an empty value; expected `id=value` lines/],
       [{ scanner: 'grype', scanners: 'vuln,secret' }, /Input 'scanners' is invalid: got "vuln,secret"; expected `vuln` for grype/],
       [{ cache: 'gha' }, /Input 'cache' is invalid: got "gha"; expected `registry` or `none` with builder buildah/],
+      [{ 'scan-before-push': 'yes; curl evil' }, /Input 'scan-before-push' is invalid: got "yes; curl evil"; expected `true` or `false`/],
     ];
     for (const [inputs, message] of cases) {
       const run = await buildScan({ image, ...inputs });

@@ -21,6 +21,8 @@ export interface ExecOptions {
   maxCapture?: number;
   /** Resolve with the exit code instead of throwing when the command fails. */
   ignoreExitCode?: boolean;
+  /** Stop the command (SIGTERM, then SIGKILL after 5 s) when aborted, e.g. by a cancelled job; the call then fails. */
+  signal?: AbortSignal;
 }
 
 export interface ExecResult {
@@ -52,6 +54,7 @@ export function exec(command: string, args: readonly string[], options: ExecOpti
   const started = performance.now();
 
   return new Promise((resolve, reject) => {
+    if (options.signal?.aborted) return reject(new ExecError(`'${display}' was not started: ${abortReason(options.signal)}`, { exitCode: -1, stdout: '', stderr: '', durationMs: 0 }));
     const child = spawn(command, args, {
       cwd: options.cwd,
       env: options.env ?? process.env,
@@ -69,6 +72,11 @@ export function exec(command: string, args: readonly string[], options: ExecOpti
             child.kill('SIGTERM');
             killTimer = setTimeout(() => child.kill('SIGKILL'), 5000);
           }, options.timeoutMs);
+    const stop = () => {
+      child.kill('SIGTERM');
+      killTimer = setTimeout(() => child.kill('SIGKILL'), 5000);
+    };
+    options.signal?.addEventListener('abort', stop, { once: true });
 
     child.stdout.setEncoding('utf8').on('data', (chunk: string) => {
       if (stdout.length < maxCapture) stdout += chunk.slice(0, maxCapture - stdout.length);
@@ -90,13 +98,16 @@ export function exec(command: string, args: readonly string[], options: ExecOpti
     child.on('close', (code, signal) => {
       clearTimeout(timer);
       clearTimeout(killTimer);
+      options.signal?.removeEventListener('abort', stop);
       const result: ExecResult = {
         exitCode: code ?? 128,
         stdout: redact(stdout, secrets),
         stderr: redact(stderr, secrets),
         durationMs: performance.now() - started,
       };
-      if (timedOut) {
+      if (options.signal?.aborted) {
+        reject(new ExecError(`'${display}' was stopped: ${abortReason(options.signal)}`, result));
+      } else if (timedOut) {
         reject(new ExecError(`'${display}' timed out after ${options.timeoutMs} ms${tail(result.stderr)}`, result));
       } else if (code !== 0 && !options.ignoreExitCode) {
         reject(exitError(display, signal, result));
@@ -106,6 +117,8 @@ export function exec(command: string, args: readonly string[], options: ExecOpti
     });
   });
 }
+
+const abortReason = (signal: AbortSignal) => (signal.reason instanceof Error ? signal.reason.message : String(signal.reason));
 
 /** Only the tail of stderr matters for errors; keeping all of it would grow with the command's chatter. */
 function keepTail(kept: string, chunk: string): string {

@@ -1,6 +1,6 @@
 // The registry an image is pushed to: its host, and a login that gives the password on stdin to the
-// builder (a private auth file for buildah, `docker login` undone by `logout()` for Docker) and to the
-// scanner through its environment. Loopback registries are plain HTTP, as Docker treats them.
+// builder (a private auth file for buildah, `docker login` undone by `logout()` for Docker), to skopeo
+// (buildah's auth file, or one of its own beside Docker's login) and to the scanner through its environment. Loopback registries are plain HTTP, as Docker treats them.
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -23,9 +23,10 @@ export interface Credentials {
 }
 
 export class Registry {
-  /** buildah's auth file lives here, private to the step, from login() to logout(). */
+  /** buildah's and skopeo's auth file lives here, private to the step, from login() to logout(). */
   private authDir?: string;
   private loggedIn = false;
+  private authFileWritten = false;
 
   constructor(
     readonly host: string,
@@ -42,21 +43,29 @@ export class Registry {
     return join(this.authDir, 'auth.json');
   }
 
-  /** Logs the builder in; without credentials there is nothing to do (a public or pre-authenticated registry). */
-  async login(): Promise<void> {
+  /**
+   * Logs the builder in, and with `skopeo` skopeo too (buildah's auth file serves both); without
+   * credentials there is nothing to do (a public or pre-authenticated registry).
+   */
+  async login(options: { skopeo?: boolean } = {}): Promise<void> {
     if (!this.credentials) return;
     const { username, password } = this.credentials;
-    const args =
-      this.builder === 'buildah'
-        ? ['login', '--authfile', this.authFile, ...(this.insecure ? ['--tls-verify=false'] : []), '--username', username, '--password-stdin', this.host]
-        : ['login', '--username', username, '--password-stdin', this.host];
-    await exec(this.builder === 'buildah' ? 'buildah' : 'docker', args, { input: password, secrets: [password], silent: true });
+    const containersLogin = ['login', '--authfile', this.authFile, ...(this.insecure ? ['--tls-verify=false'] : []), '--username', username, '--password-stdin', this.host];
+    const given = { input: password, secrets: [password], silent: true };
+    await exec(this.builder === 'buildah' ? 'buildah' : 'docker', this.builder === 'buildah' ? containersLogin : ['login', '--username', username, '--password-stdin', this.host], given);
     this.loggedIn = true;
+    if (this.builder === 'docker' && options.skopeo) await exec('skopeo', containersLogin, given);
+    this.authFileWritten = this.builder === 'buildah' || Boolean(options.skopeo);
   }
 
   /** Flags buildah's build (for private base images too) and push take for this registry. */
   buildahFlags(): string[] {
     return [...(this.loggedIn ? ['--authfile', this.authFile] : []), ...(this.insecure ? ['--tls-verify=false'] : [])];
+  }
+
+  /** Flags for `skopeo copy` to this registry. */
+  skopeoFlags(): string[] {
+    return [...(this.authFileWritten ? ['--authfile', this.authFile] : []), ...(this.insecure ? ['--dest-tls-verify=false'] : [])];
   }
 
   /** What the scanners need to pull a private image from this registry. */
@@ -71,5 +80,6 @@ export class Registry {
     if (this.authDir) rmSync(this.authDir, { recursive: true, force: true });
     if (this.loggedIn && this.builder === 'docker') await exec('docker', ['logout', this.host], { silent: true, ignoreExitCode: true });
     this.loggedIn = false;
+    this.authFileWritten = false;
   }
 }

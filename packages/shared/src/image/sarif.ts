@@ -12,15 +12,19 @@ export interface SarifTool {
   informationUri: string;
 }
 
+/** `image` is the reference scanned, `name@sha256:…` where the image has a digest. */
 export function toSarif(findings: readonly Finding[], tool: SarifTool, image: string): object {
   const rules = [...new Map(findings.map((f) => [f.id, f])).values()];
   const index = new Map(rules.map((f, i) => [f.id, i]));
+  const digest = /@(sha256:[0-9a-f]{64})$/.exec(image)?.[1];
   return {
     $schema: 'https://json.schemastore.org/sarif-2.1.0.json',
     version: '2.1.0',
     runs: [{
       // One category per image, so code scanning keeps each image's alerts apart.
       automationDetails: { id: `build-scan/${image.replace(/[@:][^/]*$/, '')}/` },
+      // Which bytes were judged: the digest that was scanned (and, when pushed, is in the registry).
+      properties: { image, ...(digest ? { digest } : {}) },
       tool: {
         driver: {
           name: tool.name,

@@ -177,6 +177,8 @@ export interface ScanOptions {
   /** Trivy only: also write a CycloneDX SBOM here. */
   sbom?: string;
   secrets: readonly string[];
+  /** Stops the scanner, e.g. when the job is cancelled. */
+  signal?: AbortSignal;
 }
 
 /** No progress bars in logs, and no calls home: the version is pinned, announcements are not needed. */
@@ -208,5 +210,5 @@ export async function scanImage(o: ScanOptions): Promise<void> {
     // The database was prepared beforehand (and may be a stale cached one, said so then).
     ...(o.scanner === 'grype' ? { ...grypeEnv(o.cacheDir), GRYPE_DB_AUTO_UPDATE: 'false', GRYPE_DB_VALIDATE_AGE: 'false', ...(o.insecure ? { GRYPE_REGISTRY_INSECURE_USE_HTTP: 'true' } : {}) } : {}),
   };
-  for (const args of scanCommands(o)) await exec(o.bin, args, { env, secrets: o.secrets, timeoutMs: 20 * 60_000 });
+  for (const args of scanCommands(o)) await exec(o.bin, args, { env, secrets: o.secrets, timeoutMs: 20 * 60_000, signal: o.signal });
 }
