@@ -131,7 +131,7 @@ describe('backup-db names, latest and retention, hostile review', () => {
     const refused = await local(root, '22', { mode: 'verify', uri: pg.uri('verifydb'), verify: 'restore', 'verify-uri': pg.uri('postgres').replace(encodeURIComponent(pg.password), 'wrong-password') });
     expect(refused.exitCode).toBe(1);
     expect(metaOf(root, good).verify_failed_at).toBeUndefined();
-    expect(visible(refused.stdout)).toContain('is not marked as failed');
+    expect(visible(refused.stdout)).toContain("could not ask the server of verify-uri for its version, so nothing was dumped, restored or marked as failed");
     // The reason given is the refused login, not the clean-up that could not log in either.
     const errors = visible(refused.stdout).split('\n').filter((l) => l.startsWith('::error'));
     expect(errors).toEqual([expect.stringMatching(/password authentication failed/)]);

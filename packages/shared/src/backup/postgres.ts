@@ -125,7 +125,7 @@ export async function pgServerVersion(uri: string, client: PgClient, input = 'ur
     out = (await exec(pgProgram(client, 'psql'), ['-X', '-A', '-t', '-q', '--no-password', `--dbname=${conn.dbname}`, '-c', sql], { env: pgEnv(conn), silent: true, secrets: [conn.password, uri] })).stdout.trim();
   } catch (error) {
     const stderr = error instanceof ExecError ? error.result.stderr.trim() : (error as Error).message;
-    throw new Error(`psql failed: ${redact(stderr, [conn.password])}`, { cause: error });
+    throw new Error(`could not ask the server of ${input} for its version, so nothing was dumped, restored or marked as failed: psql failed: ${redact(stderr, [conn.password])}`, { cause: error });
   }
   const [num = '', version = ''] = out.split(' ');
   const parsed = parsePgServerVersion(num, version);
