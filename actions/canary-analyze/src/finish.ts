@@ -36,7 +36,7 @@ async function finishPromotion(config: CanaryConfig, finish: FinishConfig, conte
     ending.rows.push(['Stable verified', moved.reason]);
     if (signal.aborted) return { ...ending, headline: '❌ cancelled: stable serves everything, the canary was not removed' };
     try {
-      const removed = await canary.removeCanary(finish.removal, finish.target ?? { release: '', namespace: 'default', timeout: '300s' });
+      const removed = await canary.removeCanary(finish.removal, finish.target);
       core.info(`Canary removal: ${removed}.`);
       ending.canaryRemoved = finish.removal !== 'keep';
       ending.rows.push(['Canary release', removed]);

@@ -94,7 +94,7 @@ describe('dist/canary-analyze/index.js, mode finish, after a promotion', () => {
     expect(samples.at(-1)?.color).toBe('stable');
     expect(run.summary).toContain('canary-analyze finish: ✅ released: stable runs the new version and serves all traffic');
     expect(run.summary).toMatch(/Stable verified.*error rate 0\.0 %/s);
-    expect(run.summary).toContain('kept (canary-removal: keep)');
+    expect(run.summary).toContain('the canary release is kept, as asked');
   }, 60_000);
 
   it('leaves everything as it was when stable does not answer its health URL', async () => {

@@ -18,12 +18,15 @@ export interface RemovalTarget {
 }
 
 /** Removes the canary release as asked; says what it did. */
-export async function removeCanary(how: CanaryRemoval, target: RemovalTarget): Promise<string> {
-  if (how === 'keep') return `the canary release ${target.release} is kept (canary-removal: keep)`;
+export async function removeCanary(how: CanaryRemoval, target: RemovalTarget | undefined): Promise<string> {
+  if (how === 'keep') return `the canary release${target ? ` ${target.release}` : ''} is kept, as asked`;
+  if (!target) throw new Error('no canary release was named to remove');
   const file = new KubeconfigFile(target.kubeconfig);
   try {
     if (how === 'uninstall') {
-      const helm = await Helm.open('helm', { kubeconfigPath: file.path, context: target.context, namespace: target.namespace }, target.kubeconfig ? [target.kubeconfig] : []);
+      const helm = await Helm.open('helm', { kubeconfigPath: file.path, context: target.context, namespace: target.namespace }, target.kubeconfig ? [target.kubeconfig] : []).catch((error: unknown) => {
+        throw new Error(`cannot run helm to uninstall the canary: ${(error as Error).message.split(':')[0]}; install Helm 3 or 4 on this runner (e.g. azure/setup-helm), or scale the canary to 0 instead`, { cause: error });
+      });
       if ((await helm.history(target.release)).length === 0) return `the canary release ${target.release} is not installed in ${target.namespace}: nothing to remove`;
       await helm.uninstall(target.release, target.timeout);
       return `the canary release ${target.release} was uninstalled`;
