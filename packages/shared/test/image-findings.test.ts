@@ -88,4 +88,17 @@ describe('SARIF', () => {
     // An invalid log is refused by the same schema: the check can fail.
     expect(validate({ version: '2.0.0', runs: [] })).toBe(false);
   });
+
+  it('has one run per platform scanned, each with its own category, platform and findings', () => {
+    const [secret] = parseReport(trivy).findings.filter((f) => f.kind === 'secret');
+    const image = `ghcr.io/acme/shop@sha256:${'a'.repeat(64)}`;
+    const log = toSarif([{ ...secret!, platform: 'linux/arm64' }], { name: 'Trivy', version: '0.69.3', informationUri: 'https://trivy.dev' }, image, [{ platform: 'linux/amd64', digest: `sha256:${'b'.repeat(64)}` }, { platform: 'linux/arm64' }]) as { runs: { automationDetails: { id: string }; properties: Record<string, string>; results: { ruleId: string; message: { text: string } }[] }[] };
+    const validate = sarifValidator();
+    expect(validate(log), JSON.stringify(validate.errors)).toBe(true);
+    expect(log.runs.map((r) => [r.automationDetails.id, r.properties, r.results.map((x) => x.ruleId)])).toEqual([
+      ['build-scan/ghcr.io/acme/shop/linux/amd64/', { image, digest: `sha256:${'a'.repeat(64)}`, platform: 'linux/amd64', platformDigest: `sha256:${'b'.repeat(64)}` }, []],
+      ['build-scan/ghcr.io/acme/shop/linux/arm64/', { image, digest: `sha256:${'a'.repeat(64)}`, platform: 'linux/arm64' }, ['aws-access-key-id']],
+    ]);
+    expect(log.runs[1]?.results[0]?.message.text).toMatch(/ \(linux\/arm64\)$/);
+  });
 });

@@ -2,12 +2,13 @@
 // secrets go to the builder as 0600 files through `--secret id=…,src=…`, never as arguments, so they
 // are in no process list, log or image layer. With `scanBeforePush` the build stops at a local OCI
 // layout, which is scanned, and pushScanned() copies it with skopeo, byte for byte, once the gate
-// passes, checking that the registry holds the very digest that was scanned.
+// passes, reading back what the registry holds under each reference to check it is the very digest that was scanned.
 import { createHash } from 'node:crypto';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { exec } from '../exec';
+import { redact } from '../secrets/index';
 import type { Registry } from './registry';
 
 export type Builder = 'docker' | 'buildah';
@@ -186,28 +187,41 @@ const buildahSource = (spec: BuildSpec) => refs(spec)[0] ?? `${spec.image}:lates
 
 /**
  * Builds with buildah, then pushes every tag (the digest is the same for all), or writes an OCI layout:
- * without a push, or with one that waits for the scan (pushScanned()).
+ * without a push, or with one that waits for the scan (pushScanned()). `progress.signal` stops the
+ * build or the push, before the next tag.
  */
-export async function buildWithBuildah(spec: BuildSpec, files: BuildFiles, registry: Registry, secrets: readonly string[], signal?: AbortSignal): Promise<BuiltImage> {
+export async function buildWithBuildah(spec: BuildSpec, files: BuildFiles, registry: Registry, secrets: readonly string[], progress: PushProgress): Promise<BuiltImage> {
+  const { signal } = progress;
   await exec('buildah', buildahBuildArgs(spec, files, registry), { secrets, signal });
   if (!spec.push || spec.scanBeforePush) {
     const layout = files.file('oci');
     await exec('buildah', [...buildahPush(spec), buildahSource(spec), `oci:${layout}`], { secrets, signal });
     return { digest: '', localDigest: layoutDigest(layout), scanTarget: { kind: 'oci-layout', ref: layout } };
   }
-  const digest = await pushTags(spec, files, registry, secrets);
+  const digest = await pushTags(spec, files, registry, secrets, progress);
   return { digest, localDigest: '', scanTarget: { kind: 'registry', ref: `${spec.image}@${digest}` } };
 }
 
 /** Pushes every tag with buildah, straight from its storage (no scan waits for it); the digest is the same for all. */
-async function pushTags(spec: BuildSpec, files: BuildFiles, registry: Registry, secrets: readonly string[]): Promise<string> {
-  let digest = '';
-  for (const ref of refs(spec)) {
-    const digestFile = files.file('digest');
-    await exec('buildah', [...buildahPush(spec), ...registry.buildahFlags(), '--digestfile', digestFile, buildahSource(spec), `docker://${ref}`], { secrets });
-    digest ||= readFileSync(digestFile, 'utf8').trim();
+async function pushTags(spec: BuildSpec, files: BuildFiles, registry: Registry, secrets: readonly string[], progress: PushProgress): Promise<string> {
+  const digestFile = files.file('digest');
+  try {
+    for (const ref of refs(spec)) {
+      progress.signal?.throwIfAborted();
+      await exec('buildah', [...buildahPush(spec), ...registry.buildahFlags(), '--digestfile', digestFile, buildahSource(spec), `docker://${ref}`], { secrets, signal: progress.signal });
+      progress.digest ||= readFileSync(digestFile, 'utf8').trim();
+      progress.pushed.push(ref);
+    }
+  } catch (error) {
+    throw pushError(spec, progress, error);
   }
-  return digest;
+  return progress.digest ?? '';
+}
+
+/** A push that stopped part way: the tags pushed (and as what) and those not, then why. */
+function pushError(spec: BuildSpec, progress: PushProgress, error: unknown): Error {
+  const left = refs(spec).filter((r) => !progress.pushed.includes(r));
+  return new Error(`${progress.pushed.length ? `pushed as ${progress.digest}: ${progress.pushed.join(', ')}` : 'no tag was pushed'}; not pushed: ${left.join(', ')}. ${(error as Error).message}`, { cause: error });
 }
 
 /** Whether skopeo, which pushes a scanned layout as it is, can be run. */
@@ -217,13 +231,27 @@ export async function hasSkopeo(): Promise<boolean> {
 }
 
 /** `skopeo copy` of the layout's image, byte for byte (`--all`: every image of an index), to `ref`. */
-export function skopeoPushArgs(layout: string, ref: string, registry: Registry, digestFile: string): string[] {
-  return ['copy', '--preserve-digests', '--all', ...registry.skopeoFlags(), '--digestfile', digestFile, layoutSource(layout), `docker://${ref}`];
+export function skopeoPushArgs(layout: string, ref: string, registry: Registry): string[] {
+  return ['copy', '--preserve-digests', '--all', ...registry.skopeoFlags('copy'), layoutSource(layout), `docker://${ref}`];
 }
 
-/** How far pushScanned() got: the references that hold the scanned digest, in order. */
+/**
+ * The digest of the manifest the registry holds under `ref`: the SHA-256 of the bytes it serves
+ * (`skopeo inspect --raw` writes them as received), not the pusher's account of what it sent.
+ */
+export async function registryDigest(ref: string, registry: Registry, secrets: readonly string[], signal?: AbortSignal): Promise<string> {
+  // Silent and unredacted, so the bytes hashed are the registry's; an error is redacted here instead.
+  const raw = await exec('skopeo', ['inspect', '--raw', ...registry.skopeoFlags('inspect'), `docker://${ref}`], { silent: true, signal }).catch((error: unknown) => {
+    throw new Error(redact((error as Error).message, secrets), { cause: error });
+  });
+  return `sha256:${createHash('sha256').update(raw.stdout, 'utf8').digest('hex')}`;
+}
+
+/** How far a push got: the references that hold `digest`, in order. */
 export interface PushProgress {
   pushed: string[];
+  /** The digest the pushed references hold. */
+  digest?: string;
   /** Stops the push in progress and the tags after it. */
   signal?: AbortSignal;
 }
@@ -234,25 +262,24 @@ export interface PushProgress {
  * the tags pushed and not. buildah's and Buildx's own pushes write the image again (layers compressed
  * again, or a blob the registry already has under another compression reused), so the digest would
  * not be the scanned one; `--preserve-digests` makes skopeo fail instead. The image goes first by
- * digest, untagged, and the registry's digest is checked before any tag moves; each tag then gets
- * the same manifest bytes, checked again.
+ * digest, untagged, and what the registry then holds under it is read back and checked before any
+ * tag moves; each tag then gets the same manifest bytes, read back and checked again. A registry
+ * that stores other bytes stops the push before the next tag.
  */
-export async function pushScanned(spec: BuildSpec, built: BuiltImage, files: BuildFiles, registry: Registry, secrets: readonly string[], progress: PushProgress): Promise<string> {
+export async function pushScanned(spec: BuildSpec, built: BuiltImage, registry: Registry, secrets: readonly string[], progress: PushProgress): Promise<string> {
   const expected = built.localDigest;
   if (built.scanTarget.kind !== 'oci-layout' || !expected) throw new Error('pushScanned() needs the OCI layout the build wrote');
-  const digestFile = files.file('digest');
+  progress.digest = expected;
   try {
     for (const ref of [`${spec.image}@${expected}`, ...refs(spec)]) {
       progress.signal?.throwIfAborted();
-      rmSync(digestFile, { force: true });
-      await exec('skopeo', skopeoPushArgs(built.scanTarget.ref, ref, registry, digestFile), { secrets, signal: progress.signal });
-      const pushed = readFileSync(digestFile, 'utf8').trim();
-      if (pushed !== expected) throw new Error(`the registry has ${ref} as ${pushed || 'no digest'}, which is not the image that was scanned (${expected}); do not deploy it`);
+      await exec('skopeo', skopeoPushArgs(built.scanTarget.ref, ref, registry), { secrets, signal: progress.signal });
+      const stored = await registryDigest(ref, registry, secrets, progress.signal);
+      if (stored !== expected) throw new Error(`the registry has ${ref} as ${stored}, which is not the image that was scanned (${expected}); do not deploy it`);
       if (!ref.includes('@')) progress.pushed.push(ref);
     }
   } catch (error) {
-    const left = refs(spec).filter((r) => !progress.pushed.includes(r));
-    throw new Error(`${progress.pushed.length ? `pushed as ${expected}: ${progress.pushed.join(', ')}` : 'no tag was pushed'}; not pushed: ${left.join(', ')}. ${(error as Error).message}`, { cause: error });
+    throw pushError(spec, progress, error);
   }
   return expected;
 }

@@ -17,6 +17,8 @@ export interface Finding {
   url: string;
   /** Where: an image layer target, a file path. */
   target: string;
+  /** The platform image it was found in (`linux/arm64`), when several were scanned. */
+  platform?: string;
 }
 
 const severity = (text: unknown): Severity => {

@@ -4,6 +4,7 @@ export * from './tags';
 export * from './findings';
 export * from './sarif';
 export * from './build';
+export * from './layout';
 export * from './registry';
 export * from './scanner';
 // Code scanning takes what build-scan finds; kept out of the root index, which every action loads.

@@ -63,9 +63,9 @@ export class Registry {
     return [...(this.loggedIn ? ['--authfile', this.authFile] : []), ...(this.insecure ? ['--tls-verify=false'] : [])];
   }
 
-  /** Flags for `skopeo copy` to this registry. */
-  skopeoFlags(): string[] {
-    return [...(this.authFileWritten ? ['--authfile', this.authFile] : []), ...(this.insecure ? ['--dest-tls-verify=false'] : [])];
+  /** Flags for `skopeo copy` to this registry, or `skopeo inspect` of an image in it. */
+  skopeoFlags(command: 'copy' | 'inspect'): string[] {
+    return [...(this.authFileWritten ? ['--authfile', this.authFile] : []), ...(this.insecure ? [command === 'copy' ? '--dest-tls-verify=false' : '--tls-verify=false'] : [])];
   }
 
   /** What the scanners need to pull a private image from this registry. */
