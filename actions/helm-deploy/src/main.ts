@@ -40,7 +40,9 @@ run(async () => {
     const h = await helm.Helm.open(await helmBinary(config), { kubeconfigPath: kubeconfig.path, context: config.kubeContext, namespace: config.namespace, env: helmConfig.env }, [
       ...values.secrets,
       ...(config.chart.password ? [config.chart.password] : []),
-    ]);
+    ]).catch((error: unknown) => {
+      throw error instanceof helm.HelmNotInstalled ? new InputError('helm-version', '', `a Helm release for this step to install (e.g. \`v3.19.0\`), since ${error.message}`) : error;
+    });
     note('Helm', `${h.version} (${h.major === 4 ? '--rollback-on-failure, --wait=watcher' : '--atomic, --wait'})`);
 
     // The cluster is reached before anything changes; a client-side dry run does not need it.

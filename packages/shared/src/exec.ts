@@ -36,6 +36,8 @@ export class ExecError extends Error {
   constructor(
     message: string,
     readonly result: ExecResult,
+    /** The errno code when the command could not be started (`ENOENT`: not installed), as Node's spawn errors carry it. */
+    readonly code?: string,
   ) {
     super(message);
     this.name = 'ExecError';
@@ -127,7 +129,7 @@ function keepTail(kept: string, chunk: string): string {
 
 function startError(command: string, error: NodeJS.ErrnoException, secrets: readonly string[], result: ExecResult): ExecError {
   const hint = error.code === 'ENOENT' ? ` (is '${command}' installed and on PATH?)` : '';
-  return new ExecError(`Could not start ${redact(command, secrets)}: ${error.message}${hint}`, result);
+  return new ExecError(`Could not start ${redact(command, secrets)}: ${error.message}${hint}`, result, error.code);
 }
 
 /** `'cmd args' exited with code 3:` and the stderr tail (result.stderr is redacted already). */

@@ -1,7 +1,7 @@
 // Taking the canary release away once stable serves everything: `helm uninstall`, or its Deployments
 // scaled to 0 (kept for a quick roll forward, and scaled back by their recorded replicas). Both are
 // idempotent, so a rerun after a partial removal finishes it.
-import { Helm } from '../helm/helm';
+import { Helm, HelmNotInstalled } from '../helm/helm';
 import { KubeconfigFile } from '../kubeconfig';
 import { Kubectl } from '../routing/kubectl';
 import { scaleDown } from '../routing/scale';
@@ -25,7 +25,7 @@ export async function removeCanary(how: CanaryRemoval, target: RemovalTarget | u
   try {
     if (how === 'uninstall') {
       const helm = await Helm.open('helm', { kubeconfigPath: file.path, context: target.context, namespace: target.namespace }, target.kubeconfig ? [target.kubeconfig] : []).catch((error: unknown) => {
-        throw new Error(`cannot run helm to uninstall the canary: ${(error as Error).message.split(':')[0]}; install Helm 3 or 4 on this runner (e.g. azure/setup-helm), or scale the canary to 0 instead`, { cause: error });
+        throw error instanceof HelmNotInstalled ? new Error(`cannot uninstall the canary: ${error.message}, or scale the canary to 0 instead`, { cause: error }) : error;
       });
       if ((await helm.history(target.release)).length === 0) return `the canary release ${target.release} is not installed in ${target.namespace}: nothing to remove`;
       await helm.uninstall(target.release, target.timeout);

@@ -50,6 +50,14 @@ export class HelmError extends Error {
   }
 }
 
+/** No `helm` to run: the action says how it can install one. */
+export class HelmNotInstalled extends Error {
+  constructor(message: string, options?: ErrorOptions) {
+    super(message, options);
+    this.name = 'HelmNotInstalled';
+  }
+}
+
 export class Helm {
   private constructor(
     readonly binary: string,
@@ -65,7 +73,7 @@ export class Helm {
     try {
       version = (await exec(binary, ['version', '--template', '{{.Version}}'], { silent: true })).stdout.trim();
     } catch (error) {
-      if ((error as NodeJS.ErrnoException).code === 'ENOENT') throw new Error(`helm is not installed on this runner (${binary}): set helm-version to install it, or add azure/setup-helm before this step`, { cause: error });
+      if ((error as NodeJS.ErrnoException).code === 'ENOENT') throw new HelmNotInstalled(`helm is not installed on this runner (${binary}): install Helm 3 or 4 (e.g. azure/setup-helm) before this step`, { cause: error });
       throw error;
     }
     if (!/^v[34]\./.test(version)) throw new Error(`${binary} is Helm ${version}; Slipway drives Helm 3 and Helm 4`);

@@ -45,8 +45,9 @@ export class Kubectl {
     try {
       return (await exec('kubectl', [...this.base, ...args], { silent: true, input, secrets: this.options.kubeconfig ? [this.options.kubeconfig] : [] })).stdout;
     } catch (error) {
-      if (error instanceof ExecError) throw new Error(`kubectl ${args.slice(0, 3).join(' ')} failed: ${error.result.stderr.trim() || error.message}`, { cause: error });
+      // Not started at all is an ExecError too: its errno says so.
       if ((error as NodeJS.ErrnoException).code === 'ENOENT') throw new Error('kubectl is not installed on this runner: install it (e.g. azure/setup-kubectl) before this step', { cause: error });
+      if (error instanceof ExecError) throw new Error(`kubectl ${args.slice(0, 3).join(' ')} failed: ${error.result.stderr.trim() || error.message}`, { cause: error });
       throw error;
     }
   }
