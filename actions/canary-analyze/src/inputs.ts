@@ -1,5 +1,6 @@
 import { InputError, checkEndpoint, getBoolean, getDuration, getEndpoint, getEnum, getInteger, getKeyValues, getNumber, getString, formatDuration, type Endpoint, type PrometheusEndpoint } from '@slipway/shared';
 import * as canary from '@slipway/shared/canary';
+import { isReleaseName } from '@slipway/shared/helm';
 import * as routing from '@slipway/shared/routing';
 
 /** The routers and router inputs of this action (`nginx-upstream-stable`, `backend-canary`, …). */
@@ -130,8 +131,6 @@ export async function readInputs(): Promise<CanaryConfig> {
   };
 }
 
-const RELEASE = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/;
-
 /** The `finish` mode's inputs: stable's health URL and verification, the canary's removal, the incident issue. */
 function finishInputs(verdict: canary.Verdict, prometheus: PrometheusEndpoint, analysis: canary.AnalysisConfig, o: { intervalMs: number; windowMs: number; consecutiveErrorLimit: number; names: canary.MetricNames }): FinishConfig {
   const health = checkEndpoint('stable-health-url', getString('stable-health-url', { required: "stable's health URL, which must answer 200 before and after it gets the traffic back" }), { allowInsecure: true });
@@ -148,7 +147,7 @@ function finishInputs(verdict: canary.Verdict, prometheus: PrometheusEndpoint, a
   };
   const removal = getEnum('canary-removal', ['uninstall', 'scale-to-zero', 'keep'] as const, 'uninstall');
   const release = getString('canary-release');
-  if (release && (!RELEASE.test(release) || release.length > 53)) throw new InputError('canary-release', release, 'a Helm release name of lowercase letters, digits and `-`, at most 53 characters');
+  if (release && !isReleaseName(release)) throw new InputError('canary-release', release, 'a Helm release name of lowercase letters, digits and `-`, at most 53 characters');
   if (verdict === 'promote' && removal !== 'keep' && !release) throw new InputError('canary-release', '', `the canary's Helm release, which is removed once stable serves everything (canary-removal: ${removal}); or canary-removal: keep`);
   const target = release ? { release, namespace: getString('namespace') || 'default', kubeconfig: getString('kubeconfig', { secret: true }) || undefined, context: getString('kube-context') || undefined, timeout: '300s' } : undefined;
   let incident: FinishConfig['incident'];

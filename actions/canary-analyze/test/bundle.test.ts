@@ -6,7 +6,7 @@ import { readFileSync, writeFileSync } from 'node:fs';
 import { afterAll, beforeAll, beforeEach, describe, expect, it, vi } from 'vitest';
 import { exec } from '../../../packages/shared/src/exec';
 import { queryValue } from '../../../packages/shared/src/prometheus';
-import { renderUpstream, type Weights } from '../../../packages/shared/src/routing/index';
+import type { Weights } from '../../../packages/shared/src/routing/index';
 import { runAction, type ActionRun } from '../../../test/helpers/action';
 import { startLoad, type LoadSample } from '../../../test/helpers/load';
 import { freePort } from '../../../test/helpers/net';
@@ -14,10 +14,11 @@ import { runEnv } from '../../../test/helpers/run-env';
 import { deployment, ingress, list, service } from '../../../test/cluster/manifests';
 import { useCluster } from '../../../test/cluster/use-cluster';
 import { startDemoApp, type DemoApp } from '../../../test/services/demo-app';
-import { startNginx, type Nginx } from '../../../test/services/nginx';
+import type { Nginx } from '../../../test/services/nginx';
 import { startPrometheus } from '../../../test/services/prometheus';
 import { startPushgateway } from '../../../test/services/pushgateway';
 import type { Service } from '../../../test/services/process';
+import { startCanaryPair, type CanaryPair } from '../../../test/services/canary-pair';
 
 let stable: DemoApp;
 let canary: DemoApp;
@@ -27,22 +28,15 @@ const RUN_ENV = runEnv('8001');
 /** Both versions answer in about 30 ms, so their p95 sits mid-bucket (25–50 ms) and a little jitter does not move it. */
 const BASE_MS = 30;
 
-const upstream = (weights: Weights) =>
-  renderUpstream({ upstream: 'app', backends: ['stable', 'canary'], servers: { stable: [stable.address], canary: [canary.address] } }, weights, { by: 'ops', at: '2026-11-01T00:00:00Z', reason: 'setup' });
-/** Routing as an operator left it, applied to the running nginx. */
-async function route(weights: Weights): Promise<void> {
-  writeFileSync(nginx.upstreamFile, upstream(weights));
-  await exec(nginx.reloadCommand[0] as string, nginx.reloadCommand.slice(1), { silent: true });
-}
+let pair: CanaryPair;
+const route = (weights: Weights) => pair.route(weights);
 
 beforeAll(async () => {
-  [stable, canary] = await Promise.all([startDemoApp({ color: 'stable', version: 'stable' }), startDemoApp({ color: 'canary', version: 'canary' })]);
-  nginx = await startNginx({ upstream: 'app', writeUpstream: (file) => writeFileSync(file, upstream({ stable: 100, canary: 0 })) });
-  prometheus = await startPrometheus([{ address: stable.address }, { address: canary.address }]);
-  await vi.waitFor(async () => expect(await queryValue({ url: prometheus.url }, 'sum(up)')).toBe(2), { timeout: 30_000, interval: 250 });
+  pair = await startCanaryPair({ stable: 100, canary: 0 });
+  ({ stable, canary, nginx, prometheus } = pair);
 }, 60_000);
 afterAll(async () => {
-  await Promise.all([prometheus?.stop(), nginx?.stop(), stable?.stop(), canary?.stop()]);
+  await pair?.stop();
 });
 beforeEach(async () => {
   await Promise.all([stable.fail(0), canary.fail(0), stable.slow(BASE_MS), canary.slow(BASE_MS)]);
@@ -50,14 +44,7 @@ beforeEach(async () => {
 });
 
 const nginxInputs = () => ({
-  'prometheus-url': prometheus.url,
-  router: 'nginx',
-  'nginx-config-path': nginx.upstreamFile,
-  'nginx-upstream-name': 'app',
-  'nginx-upstream-stable': stable.address,
-  'nginx-upstream-canary': canary.address,
-  'nginx-test-command': nginx.testCommand.join(' '),
-  'nginx-reload-command': nginx.reloadCommand.join(' '),
+  ...pair.inputs(),
   steps: '10,25,50,100',
   'step-duration': '4s',
   interval: '1s',

@@ -1,6 +1,6 @@
 import { existsSync } from 'node:fs';
 import { InputError, checkEndpoint, checkUrl, getBoolean, getDuration, getEnum, getInteger, getList, getString } from '@slipway/shared';
-import type { ChartSource, ValuesSpec } from '@slipway/shared/helm';
+import { isReleaseName, type ChartSource, type ValuesSpec } from '@slipway/shared/helm';
 
 export interface HelmDeployConfig {
   release: string;
@@ -32,13 +32,12 @@ export interface HelmDeployConfig {
 }
 
 /** Release names as Helm accepts them (DNS-1123 label, at most 53 characters). */
-const RELEASE = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/;
 const NAMESPACE = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/;
 
 /** Reads and checks every input before Helm or the cluster is touched. */
 export function readInputs(): HelmDeployConfig {
   const release = getString('release', { required: 'a Helm release name, e.g. `shop`' });
-  if (!RELEASE.test(release) || release.length > 53) throw new InputError('release', release, 'a release name of lowercase letters, digits and `-`, at most 53 characters');
+  if (!isReleaseName(release)) throw new InputError('release', release, 'a release name of lowercase letters, digits and `-`, at most 53 characters');
   const namespace = getString('namespace') || 'default';
   if (!NAMESPACE.test(namespace) || namespace.length > 63) throw new InputError('namespace', namespace, 'a namespace name of lowercase letters, digits and `-`, at most 63 characters');
 

@@ -50,6 +50,9 @@ export class HelmError extends Error {
   }
 }
 
+/** A name Helm accepts for a release: a DNS-1123 label of at most 53 characters. */
+export const isReleaseName = (name: string): boolean => /^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/.test(name) && name.length <= 53;
+
 /** No `helm` to run: the action says how it can install one. */
 export class HelmNotInstalled extends Error {
   constructor(message: string, options?: ErrorOptions) {

@@ -4,6 +4,7 @@
 // layout, which is scanned, and pushScanned() copies it with skopeo, byte for byte, once the gate
 // passes, reading back what the registry holds under each reference to check it is the very digest that was scanned.
 import { createHash } from 'node:crypto';
+import { layoutBlob } from './layout';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -72,8 +73,7 @@ export function layoutDigest(layout: string): string {
   const digests = new Set(entries.map((m) => m.digest));
   const [digest = ''] = digests;
   if (!/^sha256:[0-9a-f]{64}$/.test(digest) || digests.size !== 1) throw new Error(`the OCI layout ${layout} should hold one image, by sha256 digest; its index.json lists ${JSON.stringify(entries)}`);
-  const actual = `sha256:${createHash('sha256').update(readFileSync(join(layout, 'blobs', 'sha256', digest.slice(7)))).digest('hex')}`;
-  if (actual !== digest) throw new Error(`the OCI layout ${layout} names ${digest} but that blob's SHA-256 is ${actual}`);
+  layoutBlob(layout, digest);
   return digest;
 }
 

@@ -30,7 +30,7 @@ export interface ScanTarget {
 const platformName = (p: Descriptor['platform']) => [p?.os, p?.architecture, p?.variant].filter(Boolean).join('/');
 
 /** A layout's blob, checked against its digest, so what is scanned is what that digest names. */
-function blob(layout: string, digest: string): Buffer {
+export function layoutBlob(layout: string, digest: string): Buffer {
   if (!/^sha256:[0-9a-f]{64}$/.test(digest)) throw new Error(`the OCI layout ${layout} names ${JSON.stringify(digest)}, not a sha256 digest`);
   const bytes = readFileSync(join(layout, 'blobs', 'sha256', digest.slice(7)));
   const actual = `sha256:${createHash('sha256').update(bytes).digest('hex')}`;
@@ -45,7 +45,7 @@ function blob(layout: string, digest: string): Buffer {
  * index is the layout itself.
  */
 export function platformLayouts(layout: string, digest: string, into: string, order: readonly string[] = []): ScanTarget[] {
-  const top = JSON.parse(blob(layout, digest).toString('utf8')) as { mediaType?: string; manifests?: Descriptor[] };
+  const top = JSON.parse(layoutBlob(layout, digest).toString('utf8')) as { mediaType?: string; manifests?: Descriptor[] };
   if (!(INDEX_TYPES.includes(top.mediaType ?? '') || (top.mediaType === undefined && Array.isArray(top.manifests)))) {
     return [{ platform: order.length === 1 ? (order[0] ?? '') : '', digest, target: { kind: 'oci-layout', ref: layout } }];
   }
@@ -58,7 +58,7 @@ export function platformLayouts(layout: string, digest: string, into: string, or
   if (!named.length) throw new Error(`the image index ${digest} in ${layout} lists no platform image`);
   mkdirSync(into, { recursive: true, mode: 0o700 });
   return named.map(({ m, name }, i) => {
-    const child = JSON.parse(blob(layout, m.digest).toString('utf8')) as { mediaType?: string; manifests?: unknown };
+    const child = JSON.parse(layoutBlob(layout, m.digest).toString('utf8')) as { mediaType?: string; manifests?: unknown };
     if (INDEX_TYPES.includes(m.mediaType ?? child.mediaType ?? '') || child.manifests) throw new Error(`the image index ${digest} in ${layout} nests another index (${m.digest}), which is not scanned`);
     const view = join(into, `platform-${i}`);
     mkdirSync(view);
